@@ -1,0 +1,6 @@
+"""``python -m ppdw``."""
+
+from ppdw.cli.app import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Thin wrappers, one per AWS service; the only modules that import boto3/botocore."""

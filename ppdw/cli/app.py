@@ -1,0 +1,99 @@
+"""Root Typer app: global options, command registration, error -> message + exit code.
+
+Command modules import heavy libraries (boto3, pyarrow, moto) inside their functions so
+that `ppdw --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ppdw.cli.context import AppState
+from ppdw.errors import ExitCode, PpdwError
+
+
+class PpdwGroup(TyperGroup):
+    """Turns every `PpdwError` into `Error: ...` (+ hint) on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PpdwError as exc:
+            _report(ctx, exc.message, exc.hint, exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence: a message, not a trace
+            _report(
+                ctx,
+                f"internal error: {type(exc).__name__}: {exc}",
+                "re-run with -v for details and report it",
+                exc,
+            )
+            raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:
+    state = ctx.obj if isinstance(ctx.obj, AppState) else None
+    if state is not None and state.verbose:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    typer.echo(f"Error: {message}", err=True)
+    if hint:
+        typer.echo(f"Hint: {hint}", err=True)
+
+
+app = typer.Typer(
+    cls=PpdwGroup,
+    name="ppdw",
+    help="Build and run the PP medallion data warehouse on AWS (or locally) with boto3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", envvar="PPDW_TARGET", help="Target name (local, aws, ...)."),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", envvar="PPDW_PROJECT", help="Project folder."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show details.")] = False,
+) -> None:
+    """ppdw: the PP data warehouse from the command line.
+
+    Example: ppdw run nsde
+    """
+    ctx.obj = AppState(target=target, project=project, verbose=verbose)
+
+
+def _register() -> None:
+    from ppdw.cli import control, data, local
+
+    control.register(app)
+    data.register(app)
+    local.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""One error root for everything ppdw reports to a user.
+
+Standard library only: the runtime (Lambda, Glue) raises these too.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2  # bad flag, invalid config or name; `plan` uses it for "changes"
+    CHANGES = 2
+    INTERRUPTED = 130
+
+
+class PpdwError(Exception):
+    """An error with a plain message (what failed) and a hint (what to do)."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PpdwError):
+    """Bad flag, bad name, bad argument combination."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(PpdwError):
+    """A config file or dataset folder is invalid; the message names file and field."""
+
+    exit_code = ExitCode.USAGE
+
+
+class TargetError(PpdwError):
+    """The target cannot be used (credentials, account guard, unknown target)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AwsError(PpdwError):
+    """An AWS call failed while doing a known action."""
+
+
+class DataQualityError(PpdwError):
+    """A run broke a data rule; the message names the rule (and file, line where known)."""
+
+    def __init__(self, rule: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{rule}: {message}", hint)
+        self.rule = rule
+
+
+class LockedError(PpdwError):
+    """Another invocation holds the lock (state or dataset run)."""

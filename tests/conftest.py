@@ -1,0 +1,46 @@
+"""Shared fixtures: fake AWS credentials, no real profile, project copies, moto."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Never reach a real account: fake credentials, fixed region, no profile."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "PPDW_TARGET",
+                "PPDW_PROJECT", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("PPDW_STATE_DIR", str(tmp_path_factory.mktemp("ppdw-state")))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A writable copy of the repository's project files (config and dataset folders)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "config", root / "config")
+    shutil.copytree(REPO / "fda", root / "fda")
+    return root
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    """moto in this process, the fast way (no boto3 session reset per test)."""
+    from moto import mock_aws
+
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+        yield
