@@ -62,7 +62,7 @@ class AwsSession:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(
+            self._clients[service] = self.session.client(  # type: ignore[call-overload]
                 service, endpoint_url=self.endpoint_url, config=self.config
             )
         return self._clients[service]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from ppdw.cli.context import AppState
 from ppdw.errors import ExitCode, PpdwError
@@ -20,7 +20,7 @@ from ppdw.errors import ExitCode, PpdwError
 class PpdwGroup(TyperGroup):
     """Turns every `PpdwError` into `Error: ...` (+ hint) on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except PpdwError as exc:
@@ -29,7 +29,7 @@ class PpdwGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, TyperException):
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence: a message, not a trace
             _report(
@@ -41,7 +41,7 @@ class PpdwGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILURE)) from None
 
 
-def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:
+def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseException) -> None:
     state = ctx.obj if isinstance(ctx.obj, AppState) else None
     if state is not None and state.verbose:
         import traceback

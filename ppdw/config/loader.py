@@ -131,7 +131,8 @@ def parse_model(model: type[M], data: Any, display: str) -> M:
 
 
 def load_warehouse(root: Path) -> Warehouse:
-    return parse_model(Warehouse, read_json(root / WAREHOUSE_FILE, str(WAREHOUSE_FILE)), str(WAREHOUSE_FILE))
+    display = str(WAREHOUSE_FILE)
+    return parse_model(Warehouse, read_json(root / WAREHOUSE_FILE, display), display)
 
 
 def dataset_names_on_disk(root: Path) -> list[str]:

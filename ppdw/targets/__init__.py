@@ -53,7 +53,8 @@ def open_target(warehouse: Warehouse, name: str, project_root: Path) -> TargetCo
     if config.kind == "local":
         from ppdw.targets.local import open_local_target
 
-        return open_local_target(name, warehouse, project_root)
+        local: TargetContext = open_local_target(name, warehouse, project_root)
+        return local
     from ppdw.targets.aws import open_aws_target
 
     return open_aws_target(name, config, warehouse)
