@@ -176,6 +176,11 @@ class DatasetNames:
         return f"{self.runs_prefix}{run_id}.json"
 
     @property
+    def last_success_key(self) -> str:
+        """Pointer to the last run whose silver step succeeded (run ids never start `_`)."""
+        return f"{self.runs_prefix}_last_success.json"
+
+    @property
     def scripts_prefix(self) -> str:
         return f"scripts/{self.dataset}/"
 
