@@ -1,0 +1,187 @@
+"""Parquet to and from S3 through the boto3 S3 client, never pyarrow's S3 filesystem.
+
+Rule: every byte goes through the injected S3 client, because on the `local` target S3 is
+moto patched into botocore inside this process (pyarrow's own S3 client would not see it).
+Files are written whole into memory and uploaded in one call; reads fetch only what they
+need: the footer for row counts, single columns through ranged GETs.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_SUFFIX = ".parquet"
+PART_FILE = "part-00000.parquet"
+
+
+@dataclass(frozen=True)
+class Written:
+    """One parquet object written: where, how many rows, how many bytes."""
+
+    key: str
+    rows: int
+    bytes: int
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    """ZSTD, millisecond timestamps (Athena reads ns wrong); never silently truncates."""
+    buffer = io.BytesIO()
+    pq.write_table(
+        table,
+        buffer,
+        compression="zstd",
+        coerce_timestamps="ms",
+        allow_truncated_timestamps=False,
+    )
+    return buffer.getvalue()
+
+
+def write_parquet(s3: Any, bucket: str, key: str, table: pa.Table) -> Written:
+    body = to_parquet_bytes(table)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+    return Written(key=key, rows=table.num_rows, bytes=len(body))
+
+
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> int:
+    """Delete keys (1000 per call); every per-key error raises, none is ignored."""
+    pending = list(keys)
+    for start in range(0, len(pending), 1000):
+        chunk = pending[start : start + 1000]
+        response = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            first = errors[0]
+            raise OSError(
+                f"could not delete s3://{bucket}/{first.get('Key')}: "
+                f"{first.get('Code')} {first.get('Message')}"
+            )
+    return len(pending)
+
+
+def parquet_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    return sorted(k for k in list_keys(s3, bucket, prefix) if k.endswith(PARQUET_SUFFIX))
+
+
+class S3RangeFile(io.RawIOBase):
+    """A seekable read-only file over one S3 object, fetched by ranged GETs.
+
+    pyarrow reads a parquet footer and then only the column chunks it is asked for, so
+    counting rows or reading `is_current` costs a few small GETs, not the whole object.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str, size: int | None = None) -> None:
+        super().__init__()
+        self._s3, self._bucket, self._key = s3, bucket, key
+        if size is None:
+            size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def size(self) -> int:
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pos >= self._size:
+            return b""
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        if end <= self._pos:
+            return b""
+        response = self._s3.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end - 1}"
+        )
+        data: bytes = response["Body"].read()
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_parquet(s3: Any, bucket: str, key: str) -> pq.ParquetFile:
+    return pq.ParquetFile(S3RangeFile(s3, bucket, key))
+
+
+def row_count(s3: Any, bucket: str, key: str) -> int:
+    """Rows of one parquet object, from its footer alone."""
+    return int(open_parquet(s3, bucket, key).metadata.num_rows)
+
+
+def read_parquet(s3: Any, bucket: str, key: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read one object whole (or only `columns`, by ranged GETs)."""
+    if columns is not None:
+        return open_parquet(s3, bucket, key).read(columns=list(columns))
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return pq.read_table(io.BytesIO(body))
+
+
+def read_parquet_keys(
+    s3: Any, bucket: str, keys: Sequence[str], columns: Sequence[str] | None = None
+) -> pa.Table | None:
+    """Concatenate several objects; schemas are unified (a newer file may add columns)."""
+    tables = [read_parquet(s3, bucket, key, columns) for key in keys]
+    if not tables:
+        return None
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def read_parquet_prefix(
+    s3: Any, bucket: str, prefix: str, columns: Sequence[str] | None = None
+) -> pa.Table | None:
+    """Every parquet object under `prefix`, or None when there is none."""
+    return read_parquet_keys(s3, bucket, parquet_keys(s3, bucket, prefix), columns)
+
+
+def replace_folder(s3: Any, bucket: str, prefix: str, table: pa.Table) -> Written:
+    """Write `prefix/part-00000.parquet`, then remove any other object in that folder.
+
+    The file name is fixed, so a re-run replaces instead of adding a duplicate.
+    """
+    written = write_parquet(s3, bucket, f"{prefix}{PART_FILE}", table)
+    stale = [k for k in list_keys(s3, bucket, prefix) if k != written.key]
+    delete_keys(s3, bucket, stale)
+    return written
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def key_of(uri: str, bucket: str) -> str:
+    """`s3://bucket/a/b/` -> `a/b/` (must be in `bucket`)."""
+    head = f"s3://{bucket}/"
+    if not uri.startswith(head):
+        raise ValueError(f"{uri} is not in bucket {bucket}")
+    return uri[len(head) :]
