@@ -1,0 +1,296 @@
+"""Read delimited source files (CSV, TSV, RRF) into Arrow tables of text.
+
+Rule: every column is read as `pa.string()` under its original name (byte-order mark
+removed), values untouched (no trimming, empty stays ""): typing and naming are bronze's
+job. No type guessing ever, so `00409669510` keeps its zeros. A malformed file fails with a
+`DataQualityError` naming the file and the line.
+
+Parsing is pyarrow's multithreaded CSV reader. Only when a file is broken is it parsed a
+second time (single-threaded, or with the `csv` module) to find the line number to report.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import pathlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from ppdw.errors import DataQualityError
+
+if TYPE_CHECKING:
+    from ppdw.config.models import Source
+
+_BOM = codecs.BOM_UTF8
+_UTF8_NAMES = frozenset({"utf8", "utf-8", "utf_8", "utf-8-sig", "utf_8_sig"})
+#: Column that catches the empty field after the trailing `|` of every RRF line.
+_RRF_TRAILING = "__rrf_trailing__"
+_DEFAULT_BLOCK = 1 << 20
+_MAX_BLOCK = 1 << 31  # pyarrow's block_size is an int32
+_CHECK_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """How one source file is laid out."""
+
+    format: Literal["csv", "tsv", "rrf"]
+    delimiter: str
+    encoding: str = "utf-8"
+    fallback_encoding: str | None = "cp1252"
+    header: bool = True
+    columns: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_source(cls, source: Source) -> SourceFormat:
+        return cls(
+            format=source.format,
+            delimiter=source.effective_delimiter,
+            encoding=source.encoding,
+            fallback_encoding=source.fallback_encoding,
+            header=False if source.format == "rrf" else source.header,
+            columns=tuple(source.columns) if source.columns else None,
+        )
+
+    @property
+    def quoting(self) -> bool:
+        """RRF has no quoting: a `"` is data."""
+        return self.format != "rrf"
+
+
+@dataclass
+class ReadResult:
+    table: pa.Table  # every column pa.string(), original names, values untrimmed
+    encoding: str  # the encoding actually used
+
+
+def read_text_table(
+    data: bytes | str | pathlib.Path, fmt: SourceFormat, *, source_name: str
+) -> ReadResult:
+    """Parse one file; see the module docstring for the rules."""
+    raw = _load(data)
+    if raw.size == 0 or (raw.size == len(_BOM) and raw.to_pybytes() == _BOM):
+        raise DataQualityError("empty_source", f"{source_name} is empty (no bytes)")
+    if raw.size >= len(_BOM) and raw.slice(0, len(_BOM)).to_pybytes() == _BOM:
+        raw = raw.slice(len(_BOM))
+    encoding = _choose_encoding(raw, fmt, source_name)
+    names, skip = _column_names(raw, fmt, encoding, source_name)
+    table = _parse(raw, fmt, encoding, names, skip, source_name)
+    if fmt.format == "rrf":
+        table = _drop_rrf_trailing(table, raw, encoding, source_name)
+    return ReadResult(table=table, encoding=encoding)
+
+
+def _load(data: bytes | str | pathlib.Path) -> pa.Buffer:
+    if isinstance(data, pathlib.Path):
+        return pa.py_buffer(data.read_bytes())
+    if isinstance(data, str):
+        return pa.py_buffer(data.encode("utf-8"))
+    return pa.py_buffer(data)
+
+
+def _first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
+    """Byte offset of the first byte not valid in `encoding`, or None (streamed, flat memory)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(raw)
+    for start in range(0, len(view), _CHECK_CHUNK):
+        chunk = view[start : start + _CHECK_CHUNK]
+        try:
+            decoder.decode(chunk, final=start + _CHECK_CHUNK >= len(view))
+        except UnicodeDecodeError as exc:
+            return start + exc.start
+    return None
+
+
+def _choose_encoding(raw: pa.Buffer, fmt: SourceFormat, source_name: str) -> str:
+    bad = _first_invalid_offset(raw, fmt.encoding)
+    if bad is None:
+        return fmt.encoding
+    if fmt.fallback_encoding and _first_invalid_offset(raw, fmt.fallback_encoding) is None:
+        return fmt.fallback_encoding
+    tried = fmt.encoding + (f" or {fmt.fallback_encoding}" if fmt.fallback_encoding else "")
+    line = raw.slice(0, bad).to_pybytes().count(b"\n") + 1
+    raise DataQualityError(
+        "encoding",
+        f"{source_name}: line {line} (byte {bad}) is not valid {tried}",
+        hint="set source.encoding / source.fallback_encoding in dataset.json",
+    )
+
+
+def _column_names(
+    raw: pa.Buffer, fmt: SourceFormat, encoding: str, source_name: str
+) -> tuple[list[str], int]:
+    """Names to give pyarrow, and how many physical lines the header takes."""
+    if not fmt.header:
+        if not fmt.columns:
+            raise DataQualityError("header", f"{source_name}: no header and no column names")
+        names = list(fmt.columns)
+        return ([*names, _RRF_TRAILING] if fmt.format == "rrf" else names), 0
+    head = _decode_head(raw, encoding)
+    reader = csv.reader(io.StringIO(head, newline=""), **_csv_dialect(fmt))
+    for row in reader:
+        if row:
+            return row, reader.line_num
+    raise DataQualityError("empty_source", f"{source_name} has no header row")
+
+
+def _decode_head(raw: pa.Buffer, encoding: str, size: int = 1 << 20) -> str:
+    head = raw.slice(0, min(size, raw.size)).to_pybytes()
+    return head.decode(encoding, errors="ignore")
+
+
+def _csv_dialect(fmt: SourceFormat) -> dict[str, object]:
+    if fmt.quoting:
+        return {"delimiter": fmt.delimiter, "quotechar": '"', "doublequote": True}
+    return {"delimiter": fmt.delimiter, "quoting": csv.QUOTE_NONE}
+
+
+@dataclass
+class _BadRow:
+    expected: int
+    actual: int
+    number: int | None
+    text: str
+
+
+def _parse(
+    raw: pa.Buffer,
+    fmt: SourceFormat,
+    encoding: str,
+    names: list[str],
+    skip: int,
+    source_name: str,
+    *,
+    use_threads: bool = True,
+) -> pa.Table:
+    bad: list[_BadRow] = []
+    block = _DEFAULT_BLOCK
+    while True:
+        try:
+            return pv.read_csv(
+                pa.BufferReader(raw),
+                read_options=_read_options(names, skip, encoding, block, use_threads),
+                parse_options=_parse_options(fmt, _recorder(bad)),
+                convert_options=pv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "straddle" in str(exc) and block < min(_MAX_BLOCK, raw.size + 1):
+                # A field longer than a block (rare, e.g. a 10 MB text): retry with bigger
+                # blocks instead of failing; the common case keeps small parallel blocks.
+                block = min(_MAX_BLOCK, max(block * 4, raw.size + 1))
+                bad.clear()
+                continue
+            if not bad:
+                raise DataQualityError("parse", f"{source_name}: {exc}") from exc
+            if bad[0].number is None and use_threads:
+                return _parse(raw, fmt, encoding, names, skip, source_name, use_threads=False)
+            raise _row_shape_error(bad[0], raw, fmt, encoding, source_name) from exc
+
+
+def _read_options(
+    names: list[str], skip: int, encoding: str, block: int, use_threads: bool
+) -> pv.ReadOptions:
+    arrow_encoding = "utf8" if encoding.lower() in _UTF8_NAMES else encoding
+    return pv.ReadOptions(
+        column_names=names,
+        skip_rows=skip,
+        encoding=arrow_encoding,
+        block_size=block,
+        use_threads=use_threads,
+    )
+
+
+def _parse_options(fmt: SourceFormat, handler: Callable[[object], str]) -> pv.ParseOptions:
+    return pv.ParseOptions(
+        delimiter=fmt.delimiter,
+        quote_char='"' if fmt.quoting else False,
+        double_quote=fmt.quoting,
+        newlines_in_values=fmt.quoting,
+        invalid_row_handler=handler,
+    )
+
+
+def _recorder(bad: list[_BadRow]) -> Callable[[object], str]:
+    def handler(row: object) -> str:
+        bad.append(
+            _BadRow(
+                expected=int(getattr(row, "expected_columns")),  # noqa: B009
+                actual=int(getattr(row, "actual_columns")),  # noqa: B009
+                number=getattr(row, "number"),  # noqa: B009
+                text=str(getattr(row, "text")),  # noqa: B009
+            )
+        )
+        return "error"
+
+    return handler
+
+
+def _row_shape_error(
+    bad: _BadRow, raw: pa.Buffer, fmt: SourceFormat, encoding: str, source_name: str
+) -> DataQualityError:
+    line = _physical_line(raw, fmt, encoding, bad.number) if bad.number else None
+    where = f"line {line}" if line else f"record {bad.number}"
+    if fmt.format == "rrf":
+        ends = bad.text.endswith(fmt.delimiter)
+        fields = bad.actual - 1 if ends else bad.actual
+        detail = f"expected {bad.expected - 1} fields each ending with '|', got {fields}"
+        if not ends:
+            detail += " and no trailing '|'"
+    else:
+        detail = f"expected {bad.expected} fields, got {bad.actual}"
+    detail += f": {bad.text[:80]!r}"
+    return DataQualityError("row_shape", f"{source_name}: {where}: {detail}")
+
+
+def _physical_line(raw: pa.Buffer, fmt: SourceFormat, encoding: str, record: int) -> int:
+    """Line where pyarrow's `record` (1-based, blank lines not counted) starts."""
+    text = io.StringIO(raw.to_pybytes().decode(encoding), newline="")
+    reader = csv.reader(text, **_csv_dialect(fmt))
+    seen = 0
+    previous_end = 0
+    for row in reader:
+        if row:
+            seen += 1
+            if seen == record:
+                start = previous_end + 1
+                return start
+        previous_end = reader.line_num
+    return record
+
+
+def _drop_rrf_trailing(
+    table: pa.Table, raw: pa.Buffer, encoding: str, source_name: str
+) -> pa.Table:
+    """Every RRF line ends with `|`: its extra field must be empty, then it is dropped."""
+    trailing = table.column(_RRF_TRAILING)
+    nonempty = pc.not_equal(trailing, "")
+    if pc.any(nonempty).as_py():
+        index = pc.index(nonempty, True).as_py()
+        line = _nth_nonblank_line(raw, encoding, index + 1)
+        raise DataQualityError(
+            "row_shape",
+            f"{source_name}: line {line}: expected {table.num_columns - 1} fields "
+            "and a trailing '|', got more fields",
+        )
+    return table.drop_columns([_RRF_TRAILING])
+
+
+def _nth_nonblank_line(raw: pa.Buffer, encoding: str, n: int) -> int:
+    seen = 0
+    for number, line in enumerate(raw.to_pybytes().decode(encoding).splitlines(), start=1):
+        if line.strip("\r\n"):
+            seen += 1
+            if seen == n:
+                return number
+    return n
