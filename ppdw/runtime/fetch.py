@@ -1,0 +1,371 @@
+"""Fetch: source -> `raw/{dataset}/run_id={run_id}/` (data.md, Raw).
+
+Rule: standard library, boto3/botocore (through `ppdw.aws.objects`), `ppdw.naming`,
+`ppdw.errors` and the runtime's `manifest`, `redact`, `download`, `archive` only: this
+module is the fetch Lambda.
+
+Order of a run: clear the run folder (manifest first, so it reads as incomplete), stream
+the download, compare its sha256 with the last successful run, check the archive, extract
+the wanted members, write `_manifest.json` LAST. A run is complete only when its manifest
+exists.
+
+"Unchanged": the download is written (it must be, to hash it while streaming) and removed
+again, nothing else is written to raw, and no raw manifest appears; the run record
+(`silver/_runs/...`) keeps the fetch details. Raw therefore holds only distinct
+downloads. A re-fetch of the last successful run itself is never "unchanged".
+
+Secrets (`auth_kind` secretsmanager|ssm) are read by name, added as a query parameter of
+the request only, and redacted from every log line, error, manifest and result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ppdw.aws import objects
+from ppdw.errors import ConfigError, PpdwError, UsageError
+from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
+from ppdw.runtime import archive, download, manifest
+from ppdw.runtime.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    dataset: str
+    bucket: str
+    prefix: str
+    source_url: str
+    compression: str  # "none" | "zip"
+    members: tuple[str, ...]
+    auth_kind: str | None = None
+    auth_name: str | None = None
+    auth_query_parameter: str = "apiKey"
+    max_uncompressed_bytes: int = 20 * 1024**3
+    max_compression_ratio: int = 200
+
+    @classmethod
+    def from_dataset_json(
+        cls, data: dict[str, Any], *, bucket: str, prefix: str, **limits: int
+    ) -> FetchConfig:
+        """From a parsed `fda/{dataset}/config/dataset.json` (a plain dict)."""
+        source = data["source"]
+        auth = source.get("auth") or {}
+        return cls(
+            dataset=data["name"],
+            bucket=bucket,
+            prefix=prefix,
+            source_url=source["url"],
+            compression=source.get("compression", "none"),
+            members=tuple(source.get("members", ())),
+            auth_kind=auth.get("kind"),
+            auth_name=auth.get("name"),
+            auth_query_parameter=auth.get("query_parameter", "apiKey"),
+            **limits,
+        )
+
+    @property
+    def names(self) -> DatasetNames:
+        return CoreNames(prefix=self.prefix).dataset(self.dataset)
+
+    @property
+    def limits(self) -> archive.Limits:
+        return archive.Limits(self.max_uncompressed_bytes, self.max_compression_ratio)
+
+
+@dataclass
+class FetchResult:
+    status: str  # "fetched" | "unchanged"
+    run_id: str
+    run_time: str
+    manifest: dict[str, Any]
+    members: list[str] = field(default_factory=list)  # S3 keys of extracted members
+
+
+def read_secret(config: FetchConfig, secrets: Any | None, ssm: Any | None) -> str | None:
+    """The source's secret, read by name; None when the source needs none."""
+    if not config.auth_kind:
+        return None
+    name = config.auth_name or ""
+    try:
+        if config.auth_kind == "secretsmanager":
+            if secrets is None:
+                raise ConfigError("a Secrets Manager client is needed to read the source's secret")
+            text = str(secrets.get_secret_value(SecretId=name)["SecretString"])
+            return _secret_from_text(text, config.auth_query_parameter)
+        if config.auth_kind == "ssm":
+            if ssm is None:
+                raise ConfigError("an SSM client is needed to read the source's secret")
+            response = ssm.get_parameter(Name=name, WithDecryption=True)
+            return str(response["Parameter"]["Value"])
+    except (KeyError, ClientError, BotoCoreError) as error:
+        raise PpdwError(
+            f"cannot read the source secret {name!r} from {config.auth_kind} "
+            f"({type(error).__name__})",
+            "create it, or let the role read it",
+        ) from None
+    raise ConfigError(f"unknown auth kind {config.auth_kind!r}")
+
+
+def _secret_from_text(text: str, parameter: str) -> str:
+    """A plain secret string, or a JSON object holding it under `parameter` or alone."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(document, dict):
+        if parameter in document:
+            return str(document[parameter])
+        if len(document) == 1:
+            return str(next(iter(document.values())))
+    return text
+
+
+def with_query_parameter(url: str, name: str, value: str) -> str:
+    parts = urlsplit(url)
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(parts._replace(query=urlencode([*pairs, (name, value)])))
+
+
+def fetch(
+    s3: Any,
+    config: FetchConfig,
+    *,
+    run_id: str,
+    run_time: datetime,
+    source: str | None = None,
+    force: bool = False,
+    secrets: Any | None = None,
+    ssm: Any | None = None,
+    opener: Callable[..., Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> FetchResult:
+    """Fetch one run's source into raw. See the module docstring for the order."""
+    if not is_valid_run_id(run_id):
+        raise UsageError(f"invalid run id {run_id!r}")
+    names, bucket = config.names, config.bucket
+    origin = source or config.source_url
+    secret = read_secret(config, secrets, ssm)
+    request_url = origin
+    if secret is not None:
+        request_url = with_query_parameter(origin, config.auth_query_parameter, secret)
+    shown = download.describe(origin)
+    run_prefix = names.raw_run_prefix(run_id)
+    _clear_run_folder(s3, bucket, names, run_id)
+    log.info("fetching %s into s3://%s/%s", shown, bucket, run_prefix)
+    got = download.download_to_s3(
+        request_url,
+        s3,
+        bucket,
+        run_prefix,
+        secrets=(secret,) if secret else (),
+        opener=opener,
+        sleep=sleep,
+        progress=progress,
+    )
+    document = _manifest(config, run_id, run_time, shown, got, force)
+    last = manifest.read_last_success(s3, bucket, names)
+    if _unchanged(last, got.sha256, run_id) and not force:
+        assert last is not None
+        objects.delete_keys(s3, bucket, [got.key])
+        document.update(status="unchanged", unchanged_since=last.get("run_id"), members=[])
+        log.info("source unchanged since run %s (sha256 %s)", last.get("run_id"), got.sha256)
+        return FetchResult("unchanged", run_id, document["run_time"], document, [])
+    members = _members(s3, config, got, run_prefix, progress)
+    document["members"] = [m.as_dict() for m in members]
+    manifest.write_raw_manifest(s3, bucket, names, run_id, document)
+    log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
+    return FetchResult("fetched", run_id, document["run_time"], document, [m.key for m in members])
+
+
+def _clear_run_folder(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> None:
+    """A re-fetch of a run starts from an empty folder; the manifest goes first."""
+    objects.delete_keys(s3, bucket, [names.raw_manifest_key(run_id)])
+    objects.delete_prefix(s3, bucket, names.raw_run_prefix(run_id))
+
+
+def _unchanged(last: dict[str, Any] | None, sha256: str, run_id: str) -> bool:
+    if last is None:
+        return False
+    return last.get("source_sha256") == sha256 and last.get("run_id") != run_id
+
+
+def _manifest(
+    config: FetchConfig,
+    run_id: str,
+    run_time: datetime,
+    shown: str,
+    got: download.Downloaded,
+    force: bool,
+) -> dict[str, Any]:
+    return {
+        "dataset": config.dataset,
+        "run_id": run_id,
+        "run_time": manifest.format_time(run_time),
+        "status": "fetched",
+        "source": shown,
+        "file": got.name,
+        "key": got.key,
+        "bytes": got.bytes,
+        "sha256": got.sha256,
+        "etag": got.etag,
+        "last_modified": got.last_modified,
+        "compression": config.compression,
+        "force": force,
+        "members": [],
+    }
+
+
+def _members(
+    s3: Any,
+    config: FetchConfig,
+    got: download.Downloaded,
+    run_prefix: str,
+    progress: Callable[[int, int | None], None] | None,
+) -> list[archive.ExtractedMember]:
+    if config.compression != "zip":
+        return [archive.ExtractedMember(got.name, got.key, got.bytes, got.sha256)]
+    reader = objects.RangeReader(s3, config.bucket, got.key)
+    with archive.open_zip(reader, got.name) as zipped:  # type: ignore[arg-type]
+        wanted = archive.select_members(
+            zipped,
+            config.members or ("*",),
+            archive_name=got.name,
+            reserved=(got.name, *download.RESERVED_NAMES),
+            limits=config.limits,
+        )
+        return archive.extract_members(
+            zipped, wanted, s3, config.bucket, run_prefix, archive_name=got.name, progress=progress
+        )
+
+
+# ---------------------------------------------------------------------------- Lambda
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+
+
+def find_dataset_json(caller_file: str | None) -> Path:
+    """`PPDW_DATASET_CONFIG`, `$LAMBDA_TASK_ROOT/dataset.json`, then beside the caller."""
+    candidates: list[Path] = []
+    if os.environ.get("PPDW_DATASET_CONFIG"):
+        candidates.append(Path(os.environ["PPDW_DATASET_CONFIG"]))
+    if os.environ.get("LAMBDA_TASK_ROOT"):
+        candidates.append(Path(os.environ["LAMBDA_TASK_ROOT"]) / "dataset.json")
+    if caller_file:
+        folder = Path(caller_file).resolve().parent
+        candidates += [folder / "dataset.json", folder.parent.parent / "config" / "dataset.json"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates) or "nothing"
+    raise ConfigError(f"fetch handler cannot find dataset.json (tried {tried})")
+
+
+def config_from_env(data: dict[str, Any]) -> FetchConfig:
+    env = os.environ
+    bucket = env.get("PPDW_BUCKET")
+    if not bucket:
+        raise ConfigError("environment variable PPDW_BUCKET is not set")
+    if env.get("PPDW_DATASET") and env["PPDW_DATASET"] != data.get("name"):
+        raise ConfigError(
+            f"PPDW_DATASET={env['PPDW_DATASET']} but dataset.json is {data.get('name')!r}"
+        )
+    limits = {
+        field_name: int(env[var])
+        for field_name, var in (
+            ("max_uncompressed_bytes", "PPDW_MAX_UNCOMPRESSED_BYTES"),
+            ("max_compression_ratio", "PPDW_MAX_COMPRESSION_RATIO"),
+        )
+        if env.get(var)
+    }
+    return FetchConfig.from_dataset_json(
+        data, bucket=bucket, prefix=env.get("PPDW_PREFIX") or "pp-dw", **limits
+    )
+
+
+def lambda_handler(
+    event: dict[str, Any], context: Any, *, session: Any | None = None
+) -> dict[str, Any]:
+    """The fetch Lambda: run the fetch step and keep the run record.
+
+    `session` (anything with `.client(service)`) lets an in-process runner pass its
+    target's clients; in Lambda, boto3's default chain is used.
+    """
+    caller = sys._getframe(1).f_globals.get("__file__")
+    data = json.loads(find_dataset_json(caller).read_text(encoding="utf-8"))
+    config = config_from_env(data)
+    client = session.client if session is not None else objects.make_client
+    run_id = str(event["run_id"])
+    run_time = manifest.parse_time(str(event["run_time"]))
+    force = _truthy(event.get("force", False))
+    source = event.get("source") or None
+    s3, names = client("s3"), config.names
+    shown = download.describe(source or config.source_url)
+    manifest.start_run(s3, config.bucket, names, run_id, run_time, source=shown)
+    started = manifest.format_time(manifest.utc_now())
+    try:
+        result = fetch(
+            s3,
+            config,
+            run_id=run_id,
+            run_time=run_time,
+            source=source,
+            force=force,
+            secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
+            ssm=client("ssm") if config.auth_kind == "ssm" else None,
+        )
+    except Exception as error:
+        _record_failure(s3, config, run_id, started, error)
+        raise
+    _record_success(s3, config, result, started)
+    return {
+        "status": result.status,
+        "run_id": run_id,
+        "run_time": result.run_time,
+        "force": "true" if force else "false",
+        "source": shown,
+        "members": result.members,
+        "bytes": result.manifest["bytes"],
+    }
+
+
+def _record_failure(
+    s3: Any, config: FetchConfig, run_id: str, started: str, error: Exception
+) -> None:
+    message = redact_text(str(error))
+    step = {"status": "failed", "started_at": started, "error": message}
+    step["finished_at"] = manifest.format_time(manifest.utc_now())
+    manifest.update_step(s3, config.bucket, config.names, run_id, "fetch", step)
+    manifest.finish_run(s3, config.bucket, config.names, run_id, "failed", error=message)
+
+
+def _record_success(s3: Any, config: FetchConfig, result: FetchResult, started: str) -> None:
+    doc = result.manifest
+    step = {
+        "status": result.status,
+        "started_at": started,
+        "finished_at": manifest.format_time(manifest.utc_now()),
+        **{k: doc.get(k) for k in ("source", "file", "bytes", "sha256", "etag", "last_modified")},
+        "members": doc.get("members", []),
+    }
+    if result.status == "unchanged":
+        step["unchanged_since"] = doc.get("unchanged_since")
+    manifest.update_step(s3, config.bucket, config.names, result.run_id, "fetch", step)
+    if result.status == "unchanged":
+        manifest.finish_run(s3, config.bucket, config.names, result.run_id, "unchanged")

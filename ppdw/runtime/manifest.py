@@ -1,0 +1,182 @@
+"""Run records: the run manifest, the last-success pointer and raw's `_manifest.json`.
+
+Rule: standard library and `ppdw.aws.objects` only (the fetch Lambda imports it). One JSON
+object per run at `silver/_runs/{dataset}/{run_id}.json`:
+
+    {"dataset", "run_id", "run_time", "status": running|succeeded|failed|unchanged,
+     "started_at", "finished_at", "source", "steps": {"fetch": {...}, ...}, "error"}
+
+Times are ISO-8601 UTC with a `Z` (`2026-11-01T06:00:00Z`). Each step writes its own part
+(`update_step`); steps run one after another, so read-modify-write is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ppdw.aws import objects
+from ppdw.errors import PpdwError
+from ppdw.naming import DatasetNames
+
+RunStatus = Literal["running", "succeeded", "failed", "unchanged"]
+RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged")
+STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def format_time(moment: datetime) -> str:
+    """ISO-8601 UTC, whole seconds, `Z` suffix; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of `format_time`; accepts any ISO-8601 form, naive means UTC."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _time_text(value: datetime | str) -> str:
+    return format_time(parse_time(value) if isinstance(value, str) else value)
+
+
+def read_run(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str, Any] | None:
+    record = objects.get_json(s3, bucket, names.run_manifest_key(run_id))
+    return record if isinstance(record, dict) else None
+
+
+def _write_run(s3: Any, bucket: str, names: DatasetNames, record: dict[str, Any]) -> None:
+    objects.put_json(s3, bucket, names.run_manifest_key(str(record["run_id"])), record)
+
+
+def start_run(
+    s3: Any,
+    bucket: str,
+    names: DatasetNames,
+    run_id: str,
+    run_time: datetime | str,
+    *,
+    source: str | None = None,
+    now: Clock = utc_now,
+) -> dict[str, Any]:
+    """Create the record, or mark an existing one running again (a retry or `--from`).
+
+    A restarted run keeps the steps already recorded (re-running bronze keeps fetch's
+    record) and clears the previous error.
+    """
+    record = read_run(s3, bucket, names, run_id) or {
+        "dataset": names.dataset,
+        "run_id": run_id,
+        "steps": {},
+    }
+    record.update(
+        run_time=_time_text(run_time),
+        status="running",
+        started_at=format_time(now()),
+        finished_at=None,
+        error=None,
+    )
+    if source is not None or "source" not in record:
+        record["source"] = source
+    _write_run(s3, bucket, names, record)
+    return record
+
+
+def _require(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str, Any]:
+    record = read_run(s3, bucket, names, run_id)
+    if record is None:
+        raise PpdwError(
+            f"run {run_id} of {names.dataset} has no run record at "
+            f"s3://{bucket}/{names.run_manifest_key(run_id)}",
+            "start the run first (fetch creates the record)",
+        )
+    return record
+
+
+def update_step(
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, step: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge `data` into `steps[step]` of the run record (keys of `data` win)."""
+    record = _require(s3, bucket, names, run_id)
+    steps = record.setdefault("steps", {})
+    steps[step] = {**steps.get(step, {}), **data}
+    _write_run(s3, bucket, names, record)
+    return record
+
+
+def finish_run(
+    s3: Any,
+    bucket: str,
+    names: DatasetNames,
+    run_id: str,
+    status: RunStatus,
+    error: str | None = None,
+    *,
+    now: Clock = utc_now,
+) -> dict[str, Any]:
+    if status not in RUN_STATUSES or status == "running":
+        raise ValueError(f"a run finishes as succeeded, failed or unchanged, not {status!r}")
+    record = _require(s3, bucket, names, run_id)
+    record.update(status=status, finished_at=format_time(now()), error=error)
+    _write_run(s3, bucket, names, record)
+    return record
+
+
+def list_runs(s3: Any, bucket: str, names: DatasetNames) -> list[dict[str, Any]]:
+    """Every run record of the dataset, oldest run time first."""
+    records: list[dict[str, Any]] = []
+    for key in objects.list_keys(s3, bucket, names.runs_prefix):
+        name = key[len(names.runs_prefix) :]
+        if "/" in name or name.startswith("_") or not name.endswith(".json"):
+            continue
+        record = objects.get_json(s3, bucket, key)
+        if isinstance(record, dict):
+            records.append(record)
+    return sorted(records, key=lambda r: (str(r.get("run_time", "")), str(r.get("run_id", ""))))
+
+
+def read_last_success(s3: Any, bucket: str, names: DatasetNames) -> dict[str, Any] | None:
+    """`{"run_id", "run_time", "source_sha256"}` of the last fully successful run, if any."""
+    pointer = objects.get_json(s3, bucket, names.last_success_key)
+    return pointer if isinstance(pointer, dict) else None
+
+
+def write_last_success(
+    s3: Any,
+    bucket: str,
+    names: DatasetNames,
+    run_id: str,
+    run_time: datetime | str,
+    source_sha256: str | None,
+) -> dict[str, Any]:
+    pointer = {
+        "run_id": run_id,
+        "run_time": _time_text(run_time),
+        "source_sha256": source_sha256,
+    }
+    objects.put_json(s3, bucket, names.last_success_key, pointer)
+    return pointer
+
+
+def read_raw_manifest(
+    s3: Any, bucket: str, names: DatasetNames, run_id: str
+) -> dict[str, Any] | None:
+    """Raw's `_manifest.json` of a run; None means the run's fetch never completed."""
+    manifest = objects.get_json(s3, bucket, names.raw_manifest_key(run_id))
+    return manifest if isinstance(manifest, dict) else None
+
+
+def write_raw_manifest(
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, manifest: dict[str, Any]
+) -> None:
+    objects.put_json(s3, bucket, names.raw_manifest_key(run_id), manifest)
