@@ -1,0 +1,123 @@
+"""`record_hash`: MD5 of a canonical text of a version's tracked columns.
+
+The canonical text of a row, pinned by a golden test (changing it rewrites every history):
+
+- the tracked columns are taken in order of column NAME (sorted, code-point order);
+- a column whose value is null is left out entirely (so a column that is new in the
+  source and still null changes no hash);
+- each remaining column gives the field `name + US + value`, fields are joined with `RS`
+  (US = `\\x1f`, RS = `\\x1e`); no leading or trailing separator; all columns null -> "";
+- inside a value, ESC (`\\x1b`) becomes ESC `0`, RS becomes ESC `1`, US becomes ESC `2`, in
+  that order, so no separator can occur in a value and `("ab","c")` != `("a","bc")`.
+  Names are normalized (`[a-z0-9_]`), so they never hold a separator;
+- values are rendered as: strings as they are; dates `YYYY-MM-DD`; timestamps in UTC with
+  milliseconds, `YYYY-MM-DDTHH:MM:SS.mmmZ`; decimals in plain notation with exactly the
+  column's scale digits (`3.50`), no exponent; ints in decimal; bools `true`/`false`;
+  floats as Arrow's shortest round-trip text.
+
+The hash is the lowercase hex MD5 of the UTF-8 bytes of that text (32 characters).
+
+Key columns and `meta_*` columns are never part of it: callers pass the tracked columns,
+and `canonical_text` refuses a `meta_*` name.
+
+Speed: the text is built column-wise with pyarrow.compute. pyarrow has no MD5 kernel, so
+the digest is one `hashlib.md5` call per row over the binary values (the only per-row
+Python loop of the silver path); the digests are joined and hex-encoded in one call and
+wrapped as an Arrow string array without creating a Python string per row. `silver.merge`
+only hashes the rows that are new or whose tracked values differ from their current
+version (compared column-wise first), so a daily run with few changes hashes few rows.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ppdw.runtime.schema import TIMESTAMP, is_meta
+
+US = "\x1f"  # between a column's name and its value
+RS = "\x1e"  # between fields
+ESC = "\x1b"
+_ESCAPES = ((ESC, ESC + "0"), (RS, ESC + "1"), (US, ESC + "2"))
+_NEEDS_ESCAPE = "[\x1b\x1e\x1f]"
+HASH_LENGTH = 32
+_SLICE = 1 << 24
+#: Types whose Arrow cast to string already is the documented canonical form.
+_PLAIN_CAST = (
+    pa.types.is_date,
+    pa.types.is_integer,
+    pa.types.is_boolean,
+    pa.types.is_decimal,
+    pa.types.is_floating,
+    pa.types.is_null,
+)
+
+
+def render(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """One column rendered as canonical text (nulls stay null)."""
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    kind = chunked.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = chunked.cast(pa.string())
+    elif pa.types.is_timestamp(kind):
+        utc = chunked.cast(TIMESTAMP)
+        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ")
+    elif any(check(kind) for check in _PLAIN_CAST):
+        text = chunked.cast(pa.string())
+    else:
+        raise TypeError(f"record_hash cannot render a column of type {kind}")
+    return _escape(text)
+
+
+def _escape(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    if not pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+        return text
+    for plain, escaped in _ESCAPES:
+        text = pc.replace_substring(text, plain, escaped)
+    return text
+
+
+def canonical_text(table: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
+    """The canonical text (module docstring) of each row of `table`'s `tracked` columns."""
+    meta = [name for name in tracked if is_meta(name)]
+    if meta:
+        raise ValueError(f"meta columns are never part of record_hash: {meta}")
+    fields = []
+    for name in sorted(set(tracked)):
+        value = render(table.column(name))
+        # emit_null: a null value makes the whole field null, which the join below skips.
+        fields.append(pc.binary_join_element_wise(pa.scalar(name), value, US))
+    if not fields:
+        return pa.chunked_array([pa.repeat(pa.scalar(""), table.num_rows)])
+    if len(fields) == 1:
+        return pc.fill_null(fields[0], "")
+    return pc.binary_join_element_wise(*fields, RS, null_handling="skip")
+
+
+def md5_hex(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Lowercase hex MD5 of each value's UTF-8 bytes (nulls hash as "")."""
+    binary = pc.fill_null(text, "").cast(pa.binary())
+    if len(binary) <= _SLICE:
+        return _md5_slice(binary)
+    # int32 offsets of the hex output bound one slice to < 2**31 / 32 rows.
+    slices = [_md5_slice(binary.slice(at, _SLICE)) for at in range(0, len(binary), _SLICE)]
+    return pa.concat_arrays(slices)
+
+
+def _md5_slice(binary: pa.Array | pa.ChunkedArray) -> pa.Array:
+    values = binary.to_pylist()
+    md5 = hashlib.md5
+    digests = b"".join([md5(value).digest() for value in values])
+    count = len(values)
+    offsets = array.array("i", range(0, HASH_LENGTH * count + 1, HASH_LENGTH))
+    data = digests.hex().encode("ascii")
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def record_hash(table: pa.Table, tracked: Sequence[str]) -> pa.Array:
+    """`record_hash` of every row of `table` (string, 32 lowercase hex characters)."""
+    return md5_hex(canonical_text(table, tracked))
