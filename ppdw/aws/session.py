@@ -77,9 +77,20 @@ def make_session(
     region: str | None = None,
     endpoint_url: str | None = None,
     credentials: dict[str, str] | None = None,
+    isolated: bool = False,
 ) -> AwsSession:
-    """Build a session from boto3's default chain (env, profile, SSO, instance role)."""
+    """Build a session from boto3's default chain (env, profile, SSO, instance role).
+
+    `isolated=True` ignores the environment's AWS_PROFILE and AWS_ENDPOINT_URL (and
+    endpoint settings in config files): the `local` target must never reach real AWS.
+    """
     kwargs: dict[str, Any] = {}
+    if isolated:
+        import botocore.session
+
+        kwargs["botocore_session"] = botocore.session.Session(
+            session_vars={"profile": (None, None, None, None)}
+        )
     if profile:
         kwargs["profile_name"] = profile
     if region:
@@ -89,4 +100,8 @@ def make_session(
     session = boto3.Session(**kwargs)
     if session.region_name is None:
         session = boto3.Session(**{**kwargs, "region_name": "us-east-1"})
-    return AwsSession(session=session, endpoint_url=endpoint_url)
+    config = RETRY_CONFIG
+    if isolated:
+        # older botocore stubs do not know this option
+        config = config.merge(Config(ignore_configured_endpoint_urls=True))  # type: ignore[call-arg]
+    return AwsSession(session=session, endpoint_url=endpoint_url, config=config)

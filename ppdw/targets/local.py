@@ -1,0 +1,249 @@
+"""The embedded `local` target: moto inside this process, its state kept between runs.
+
+Rule: nothing a local command does can reach real AWS. The session has fixed fake
+credentials and ignores AWS_PROFILE / AWS_ENDPOINT_URL; while the target is open the
+process environment is pointed at the emulator too (stray default-chain clients, e.g. the
+runtime's, land there), and restored on close. moto is imported here, lazily.
+
+Two modes:
+- embedded: take the state lock, start `mock_aws`, load `{state_dir}/state.pickle`; on
+  close save (see `should_save`), stop moto, release the lock;
+- attached: `ppdw local serve` is running (server.json names a live pid and endpoint):
+  talk to it over loopback; no lock, no load, no save (the server owns the state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ppdw.aws.session import AwsSession, make_session
+from ppdw.aws.sts import caller_account
+from ppdw.config.models import Warehouse
+from ppdw.errors import UsageError
+from ppdw.targets import TargetContext
+from ppdw.targets.lock import StateLock
+from ppdw.targets.state import load_state, save_state, state_dir
+
+#: Fixed fake credentials of the local target (moto accepts any; never the user's).
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+#: Fast mode: moto does not reset boto3's default session on start (see facts/moto.md).
+MOTO_CONFIG: dict[str, dict[str, object]] = {"core": {"reset_boto3_session": False}}
+SERVER_FILE = "server.json"
+
+_ENV_CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    endpoint: str
+    pid: int
+
+
+def local_session(region: str, endpoint_url: str | None = None) -> AwsSession:
+    return make_session(
+        credentials=FAKE_CREDENTIALS, region=region, endpoint_url=endpoint_url, isolated=True
+    )
+
+
+def isolate_environment(region: str, endpoint_url: str | None) -> Callable[[], None]:
+    """Point the process's default AWS chain at the emulator; returns the undo."""
+    wanted: dict[str, str | None] = dict.fromkeys(_ENV_CLEARED)
+    wanted.update(
+        AWS_ACCESS_KEY_ID=FAKE_CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=FAKE_CREDENTIALS["aws_secret_access_key"],
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+        AWS_ENDPOINT_URL=endpoint_url,
+    )
+    saved = {name: os.environ.get(name) for name in wanted}
+    _apply(wanted)
+
+    def restore() -> None:
+        _apply(saved)
+
+    return restore
+
+
+def _apply(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+# -- a running `ppdw local serve` --------------------------------------------------------
+
+
+def read_server(directory: Path) -> ServerInfo | None:
+    try:
+        info = json.loads((directory / SERVER_FILE).read_text())
+        return ServerInfo(endpoint=str(info["endpoint"]), pid=int(info["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_server(directory: Path, info: ServerInfo) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"endpoint": info.endpoint, "pid": info.pid})
+    (directory / SERVER_FILE).write_text(text)
+
+
+def remove_server(directory: Path) -> None:
+    (directory / SERVER_FILE).unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def endpoint_answers(endpoint: str, timeout: float = 0.5) -> bool:
+    parts = urlsplit(endpoint)
+    if parts.hostname is None or parts.port is None:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def live_server(directory: Path) -> ServerInfo | None:
+    """The server of this state directory, if its process is alive and it answers."""
+    info = read_server(directory)
+    if info is None or info.pid == os.getpid():
+        return None
+    if pid_alive(info.pid) and endpoint_answers(info.endpoint):
+        return info
+    return None
+
+
+# -- opening the target ------------------------------------------------------------------
+
+
+def should_save(ok: bool) -> bool:
+    """Save on success, and on failure too, unless the command was interrupted.
+
+    A failed `ppdw run` wrote a failed run record that `status` must show, and moto
+    changes each call atomically, so the state after a failed command is consistent. A
+    Ctrl-C (or exit signal) may stop anywhere, so then the last good state is kept.
+    """
+    if ok:
+        return True
+    return not isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit)
+
+
+def start_moto() -> Callable[[], None]:
+    """Start moto in this process with empty backends; returns its stop."""
+    from moto import mock_aws
+    from moto.core.base_backend import BackendDict
+
+    mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
+    mock.start()
+    BackendDict.reset()  # even if an outer mock is active: the state on disk is the truth
+    stop: Callable[[], None] = mock.stop
+    return stop
+
+
+def open_local_target(name: str, warehouse: Warehouse, project_root: Path) -> TargetContext:
+    directory = state_dir(project_root)
+    server = live_server(directory)
+    if server is not None:
+        return _attached(name, warehouse.region, server)
+    return _embedded(name, warehouse.region, directory)
+
+
+def _attached(name: str, region: str, server: ServerInfo) -> TargetContext:
+    restore_env = isolate_environment(region, server.endpoint)
+    aws = local_session(region, server.endpoint)
+    try:
+        account = caller_account(aws)
+    except BaseException:
+        restore_env()
+        raise
+    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target.on_close(lambda ok: restore_env())
+    return target
+
+
+def _embedded(name: str, region: str, directory: Path) -> TargetContext:
+    lock = StateLock(directory)
+    lock.acquire()
+    undo: list[Callable[[], None]] = [lock.release]
+    try:
+        undo.append(isolate_environment(region, None))
+        undo.append(start_moto())
+        load_state(directory)
+        aws = local_session(region)
+        account = caller_account(aws)
+    except BaseException:
+        _run_all(reversed(undo))
+        raise
+    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target.on_close(lambda ok: _close(ok, directory, undo))
+    return target
+
+
+def _close(ok: bool, directory: Path, undo: list[Callable[[], None]]) -> None:
+    try:
+        if should_save(ok):
+            save_state(directory)
+    finally:
+        _run_all(reversed(undo))
+
+
+def _run_all(steps: Iterable[Callable[[], None]]) -> None:
+    """Run every undo step even if one fails; re-raise the first failure."""
+    first: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - keep releasing, then report
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    objects: int
+    bytes: int
+
+
+def export_bucket(aws: AwsSession, bucket: str, destination: Path) -> ExportReport:
+    """Write every object of `bucket` as a plain file `destination/{key}`."""
+    from ppdw.aws.objects import iter_chunks, list_objects
+
+    s3 = aws.client("s3")
+    root = destination.resolve()
+    count = total = 0
+    for info in list_objects(s3, bucket, ""):
+        if info.key.endswith("/"):
+            continue  # a "folder" marker, not a file
+        path = (root / info.key).resolve()
+        if not path.is_relative_to(root):
+            raise UsageError(f"refusing to export key {info.key!r}: it leaves {destination}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = s3.get_object(Bucket=bucket, Key=info.key)["Body"]
+        with open(path, "wb") as handle:
+            for chunk in iter_chunks(body):
+                handle.write(chunk)
+                total += len(chunk)
+        count += 1
+    return ExportReport(objects=count, bytes=total)

@@ -1,0 +1,345 @@
+"""Persistence of the embedded moto state between ppdw invocations (the `local` target).
+
+Rule: the state on disk is always the last good one. A save writes new object bodies as
+content-addressed blob files (an unchanged body is never rewritten), then the state file
+through a temp file + fsync + `os.replace`, and only then drops unreferenced blobs. A load
+refuses state written by another ppdw, moto or format version rather than guess.
+
+Mechanism (measured, see docs/local-target.md and bench/local_state.py): every moto
+service backend in use is pickled in one stream (so objects shared between services keep
+their identity). moto's own objects that do not pickle (locks, weak dictionaries,
+defaultdicts with lambda factories, used by Lambda, Step Functions and SSM) are reduced to
+equivalents here; byte strings above `INLINE_LIMIT` (S3 object bodies, Lambda zips) go to
+`blobs/`. The state file is a pickle: only ever load one this user wrote.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import importlib
+import io
+import json
+import os
+import pickle
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ppdw.errors import TargetError
+
+FORMAT_VERSION = 1
+MAGIC = b"PPDW-LOCAL-STATE\n"
+STATE_FILE = "state.pickle"
+BLOBS_DIR = "blobs"
+#: Byte strings at least this long are stored as blob files instead of inline.
+INLINE_LIMIT = 32 * 1024
+RESET_HINT = "run `ppdw local reset` to start from an empty local warehouse"
+
+_LOCK_TYPE = type(threading.Lock())
+_RLOCK_TYPE = type(threading.RLock())
+
+
+def state_dir(project_root: Path) -> Path:
+    """`PPDW_STATE_DIR`, else `{project}/.ppdw`."""
+    override = os.environ.get("PPDW_STATE_DIR")
+    return Path(override) if override else project_root / ".ppdw"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What wrote a state file; any difference makes it unreadable for this process."""
+
+    format: int
+    ppdw: str
+    moto: str
+    python: str
+
+    @classmethod
+    def current(cls) -> Stamp:
+        from importlib.metadata import version
+
+        import ppdw
+
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return cls(FORMAT_VERSION, ppdw.__version__, version("moto"), python)
+
+
+@dataclass(frozen=True)
+class SaveReport:
+    seconds: float
+    state_bytes: int
+    blobs_written: int
+    blobs_total: int
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    seconds: float
+    backends: int
+
+
+# -- blobs ------------------------------------------------------------------------------
+
+
+def fsync_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file beside it, fsync, rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """Content-addressed files `blobs/ab/abcdef...` (sha256 of the bytes)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written = 0
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fsync_write(path, data)
+            self.written += 1
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise TargetError(
+                f"the local state is incomplete: object body {digest[:12]} is missing",
+                RESET_HINT,
+            ) from None
+
+    def digests(self) -> Iterator[str]:
+        if self.root.is_dir():
+            for sub in self.root.iterdir():
+                if sub.is_dir():
+                    yield from (p.name for p in sub.iterdir() if not p.name.startswith("."))
+
+    def prune(self, keep: set[str]) -> int:
+        removed = 0
+        for digest in list(self.digests()):
+            if digest not in keep:
+                self.path(digest).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+# -- pickling moto's backends ------------------------------------------------------------
+
+
+def _factory_shape(factory: Callable[[], Any]) -> Any:
+    """Describe a structural defaultdict factory (`lambda: defaultdict(dict)`) as data."""
+    value = factory()
+    if isinstance(value, collections.defaultdict) and value.default_factory is not None:
+        return ("defaultdict", _factory_shape(value.default_factory))
+    if type(value) not in (dict, list, set, int, str):
+        raise pickle.PicklingError(f"cannot describe defaultdict factory {factory!r}")
+    return type(value)
+
+
+def _factory_from_shape(shape: Any) -> Callable[[], Any] | None:
+    if isinstance(shape, tuple):
+        inner = _factory_from_shape(shape[1])
+        return lambda: collections.defaultdict(inner)
+    factory: Callable[[], Any] | None = shape
+    return factory
+
+
+def _new_defaultdict(
+    cls: type[collections.defaultdict[Any, Any]], shape: Any
+) -> collections.defaultdict[Any, Any]:
+    obj: collections.defaultdict[Any, Any] = cls.__new__(cls)
+    collections.defaultdict.__init__(obj, _factory_from_shape(shape))
+    return obj
+
+
+def _is_lambda(factory: object) -> bool:
+    return "<lambda>" in getattr(factory, "__qualname__", "")
+
+
+class _StatePickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, blobs: BlobStore) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.blobs = blobs
+        self.referenced: set[str] = set()
+
+    def persistent_id(self, obj: Any) -> Any:
+        if type(obj) is bytes and len(obj) >= INLINE_LIMIT:
+            digest = self.blobs.put(obj)
+            self.referenced.add(digest)
+            return digest
+        return None
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is _LOCK_TYPE:
+            return (threading.Lock, ())
+        if kind is _RLOCK_TYPE:
+            return (threading.RLock, ())
+        if kind is weakref.WeakValueDictionary:
+            return (weakref.WeakValueDictionary, (), None, None, iter(list(obj.items())))
+        if isinstance(obj, collections.defaultdict) and (
+            kind is not collections.defaultdict or _is_lambda(obj.default_factory)
+        ):
+            # moto's subclasses take extra __init__ arguments; lambdas do not pickle.
+            factory = obj.default_factory
+            shape = _factory_shape(factory) if factory and _is_lambda(factory) else factory
+            state = dict(vars(obj)) if hasattr(obj, "__dict__") else None
+            return (_new_defaultdict, (kind, shape), state or None, None, iter(obj.items()))
+        return NotImplemented
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BufferedReader, blobs: BlobStore) -> None:
+        super().__init__(file)
+        self.blobs = blobs
+
+    def persistent_load(self, pid: Any) -> bytes:
+        return self.blobs.get(str(pid))
+
+
+Entry = tuple[str, str, str, str, Any]  # module, attribute, account, region, backend
+
+
+def _backend_dict_location(backend_dict: Any) -> tuple[str, str]:
+    """Module and global name under which moto keeps this BackendDict."""
+    module = sys.modules[backend_dict.backend.__module__]
+    for attr, value in vars(module).items():
+        if value is backend_dict:
+            return module.__name__, attr
+    raise TargetError(
+        f"cannot locate moto's {backend_dict.service_name} backend to save it",
+        "this moto version is not supported by ppdw's local target",
+    )
+
+
+def capture_backends() -> list[Entry]:
+    from moto.core.base_backend import BackendDict
+
+    entries: list[Entry] = []
+    for backend_dict in list(BackendDict._instances):  # type: ignore[misc]
+        module, attr = _backend_dict_location(backend_dict)
+        for account, region, backend in backend_dict.iter_backends():
+            entries.append((module, attr, account, region, backend))
+    return entries
+
+
+def restore_backends(entries: list[Entry]) -> None:
+    """Put saved backends where moto looks them up (call after `mock_aws` started)."""
+    for module, attr, account, region, backend in entries:
+        backend_dict = getattr(importlib.import_module(module), attr)
+        dict.__setitem__(backend_dict[account], region, backend)
+
+
+# -- the state file ----------------------------------------------------------------------
+
+
+def read_stamp(directory: Path) -> Stamp | None:
+    path = directory / STATE_FILE
+    if not path.exists():
+        return None
+    with open(path, "rb") as handle:
+        return _read_header(handle, path)
+
+
+def _read_header(handle: io.BufferedReader, path: Path) -> Stamp:
+    if handle.readline() != MAGIC:
+        raise TargetError(f"{path} is not a ppdw local state file", RESET_HINT)
+    try:
+        return Stamp(**json.loads(handle.readline()))
+    except (ValueError, TypeError):
+        raise TargetError(f"{path} has an unreadable header", RESET_HINT) from None
+
+
+def check_stamp(found: Stamp, path: Path) -> None:
+    expected = Stamp.current()
+    if found != expected:
+        raise TargetError(
+            f"the local state in {path.parent} was written by ppdw {found.ppdw} with "
+            f"moto {found.moto} (format {found.format}, Python {found.python}); this is "
+            f"ppdw {expected.ppdw} with moto {expected.moto} (format {expected.format}, "
+            f"Python {expected.python})",
+            RESET_HINT + " (it deletes the local warehouse; export data first if needed)",
+        )
+
+
+def save_state(directory: Path) -> SaveReport:
+    """Save every moto backend of this process; atomic, unchanged blobs not rewritten."""
+    start = time.perf_counter()
+    directory.mkdir(parents=True, exist_ok=True)
+    blobs = BlobStore(directory / BLOBS_DIR)
+    buffer = io.BytesIO()
+    buffer.write(MAGIC)
+    buffer.write(json.dumps(asdict(Stamp.current())).encode() + b"\n")
+    pickler = _StatePickler(buffer, blobs)
+    try:
+        pickler.dump(capture_backends())
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TargetError(
+            f"cannot save the local state: {exc}", "report it; the previous state is kept"
+        ) from exc
+    data = buffer.getvalue()
+    fsync_write(directory / STATE_FILE, data)
+    blobs.prune(pickler.referenced)
+    total = len(pickler.referenced)
+    return SaveReport(time.perf_counter() - start, len(data), blobs.written, total)
+
+
+def load_state(directory: Path) -> LoadReport | None:
+    """Load a saved state into moto's backends; None when there is none yet."""
+    start = time.perf_counter()
+    path = directory / STATE_FILE
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, header read first
+    except FileNotFoundError:
+        return None
+    with handle:
+        check_stamp(_read_header(handle, path), path)
+        try:
+            entries = _StateUnpickler(handle, BlobStore(directory / BLOBS_DIR)).load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            raise TargetError(f"the local state in {path} is damaged: {exc}", RESET_HINT) from exc
+    restore_backends(entries)
+    return LoadReport(time.perf_counter() - start, len(entries))
+
+
+def delete_state(directory: Path) -> bool:
+    """Remove the state file and its blobs; True when there was a state."""
+    path = directory / STATE_FILE
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    BlobStore(directory / BLOBS_DIR).prune(set())
+    blob_root = directory / BLOBS_DIR
+    if blob_root.is_dir():
+        for sub in blob_root.iterdir():
+            if sub.is_dir() and not any(sub.iterdir()):
+                sub.rmdir()
+    return existed
