@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,10 @@ from urllib.parse import urlsplit
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
-from ppdw.errors import UsageError
+from ppdw.errors import AwsError, UsageError
 from ppdw.targets import TargetContext
 from ppdw.targets.lock import StateLock
-from ppdw.targets.state import load_state, save_state, state_dir
+from ppdw.targets.state import SaveReport, load_state, save_state, state_dir
 
 #: Fixed fake credentials of the local target (moto accepts any; never the user's).
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -228,8 +229,15 @@ class ExportReport:
 
 def export_bucket(aws: AwsSession, bucket: str, destination: Path) -> ExportReport:
     """Write every object of `bucket` as a plain file `destination/{key}`."""
+    from ppdw.aws._common import aws_action
     from ppdw.aws.objects import iter_chunks, list_objects
+    from ppdw.aws.s3 import S3
 
+    if not S3(aws).bucket_exists(bucket):
+        raise AwsError(
+            f"the local warehouse has no bucket {bucket} yet",
+            "create it with `ppdw bootstrap-core` (or `ppdw run DATASET`)",
+        )
     s3 = aws.client("s3")
     root = destination.resolve()
     count = total = 0
@@ -240,10 +248,69 @@ def export_bucket(aws: AwsSession, bucket: str, destination: Path) -> ExportRepo
         if not path.is_relative_to(root):
             raise UsageError(f"refusing to export key {info.key!r}: it leaves {destination}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = s3.get_object(Bucket=bucket, Key=info.key)["Body"]
-        with open(path, "wb") as handle:
-            for chunk in iter_chunks(body):
-                handle.write(chunk)
-                total += len(chunk)
+        with aws_action(f"download s3://{bucket}/{info.key}"):
+            body = s3.get_object(Bucket=bucket, Key=info.key)["Body"]
+            with open(path, "wb") as handle:
+                for chunk in iter_chunks(body):
+                    handle.write(chunk)
+                    total += len(chunk)
         count += 1
     return ExportReport(objects=count, bytes=total)
+
+
+# -- serve -------------------------------------------------------------------------------
+
+
+def check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                "choose another port with --port (0 picks a free one)",
+            ) from None
+
+
+def serve_state(
+    warehouse: Warehouse,
+    directory: Path,
+    host: str,
+    port: int,
+    *,
+    ready: Callable[[str, str, Path], None],
+    stop: threading.Event,
+) -> SaveReport:
+    """Load the state, serve it on `host:port` until `stop` is set, then save it.
+
+    Holds the state lock throughout; `server.json` tells other ppdw invocations to talk
+    to this endpoint instead of loading the state themselves.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
+    check_port_free(host, port)
+    with StateLock(directory):
+        load_state(directory)
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        try:
+            bound_host, bound_port = server.get_host_and_port()
+            endpoint = f"http://{_url_host(bound_host)}:{bound_port}"
+            write_server(directory, ServerInfo(endpoint=endpoint, pid=os.getpid()))
+            account = caller_account(local_session(warehouse.region, endpoint))
+            ready(endpoint, warehouse.names.bucket(account), directory)
+            while not stop.wait(0.2):
+                pass
+        finally:
+            remove_server(directory)
+            server.stop()
+        return save_state(directory)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
