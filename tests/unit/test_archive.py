@@ -85,7 +85,7 @@ def test_reserved_name_is_unsafe() -> None:
 
 def test_bomb_by_ratio() -> None:
     archive = _zip({"bomb.csv": b"0" * (8 * 1024 * 1024)})
-    with pytest.raises(DataQualityError, match=r"archive_unsafe: x\.zip: member .bomb\.csv. expands"):
+    with pytest.raises(DataQualityError, match=r"archive_unsafe: x\.zip: member .bomb\.csv"):
         _select(archive, "*.csv")
 
 
