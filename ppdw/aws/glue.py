@@ -1,0 +1,138 @@
+"""Glue wrapper: databases, tables, jobs and crawlers (control plane).
+
+NotFound answers come back as None; other failures as `AwsError` naming the action.
+moto raises NotImplementedError for `update_job` / `update_crawler`: callers on the
+`local` target fall back to delete + create (see `ppdw.deploy.execute`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ppdw.aws._common import aws_action, is_code
+from ppdw.aws.session import AwsSession
+
+_NOT_FOUND = ("EntityNotFoundException",)
+
+
+class Glue:
+    def __init__(self, aws: AwsSession, account_id: str, region: str) -> None:
+        self._aws = aws
+        self.account_id = account_id
+        self.region = region
+
+    @property
+    def _c(self) -> Any:
+        return self._aws.client("glue")
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:glue:{self.region}:{self.account_id}:{kind}/{name}"
+
+    def _get(self, action: str, call: Any, key: str, **kwargs: Any) -> dict[str, Any] | None:
+        try:
+            return dict(call(**kwargs)[key])
+        except ClientError as exc:
+            if is_code(exc, *_NOT_FOUND):
+                return None
+            with aws_action(action):
+                raise
+
+    # tags -----------------------------------------------------------------------------
+
+    def tags(self, kind: str, name: str) -> dict[str, str]:
+        try:
+            answer = self._c.get_tags(ResourceArn=self.arn(kind, name))
+        except ClientError as exc:
+            if is_code(exc, *_NOT_FOUND):
+                return {}
+            with aws_action(f"get tags of glue {kind} {name}"):
+                raise
+        return dict(answer.get("Tags", {}))
+
+    def tag(self, kind: str, name: str, tags: dict[str, str]) -> None:
+        with aws_action(f"tag glue {kind} {name}"):
+            self._c.tag_resource(ResourceArn=self.arn(kind, name), TagsToAdd=tags)
+
+    # databases and tables -------------------------------------------------------------
+
+    def database(self, name: str) -> dict[str, Any] | None:
+        return self._get(f"get database {name}", self._c.get_database, "Database", Name=name)
+
+    def create_database(self, name: str, description: str, tags: dict[str, str]) -> None:
+        with aws_action(f"create database {name}"):
+            self._c.create_database(
+                DatabaseInput={"Name": name, "Description": description}, Tags=tags
+            )
+
+    def update_database(self, name: str, description: str) -> None:
+        with aws_action(f"update database {name}"):
+            self._c.update_database(
+                Name=name, DatabaseInput={"Name": name, "Description": description}
+            )
+
+    def delete_database(self, name: str) -> None:
+        with aws_action(f"delete database {name}"):
+            self._c.delete_database(Name=name)
+
+    def table_names(self, database: str) -> list[str]:
+        names: list[str] = []
+        paginator = self._c.get_paginator("get_tables")
+        try:
+            for page in paginator.paginate(DatabaseName=database):
+                names.extend(str(t["Name"]) for t in page.get("TableList", []))
+        except ClientError as exc:
+            if is_code(exc, *_NOT_FOUND):
+                return []
+            with aws_action(f"list tables of {database}"):
+                raise
+        return names
+
+    def table(self, database: str, name: str) -> dict[str, Any] | None:
+        return self._get(
+            f"get table {database}.{name}",
+            self._c.get_table,
+            "Table",
+            DatabaseName=database,
+            Name=name,
+        )
+
+    def delete_table(self, database: str, name: str) -> None:
+        with aws_action(f"delete table {database}.{name}"):
+            self._c.delete_table(DatabaseName=database, Name=name)
+
+    # jobs -----------------------------------------------------------------------------
+
+    def job(self, name: str) -> dict[str, Any] | None:
+        return self._get(f"get job {name}", self._c.get_job, "Job", JobName=name)
+
+    def create_job(self, definition: dict[str, Any], tags: dict[str, str]) -> None:
+        with aws_action(f"create job {definition['Name']}"):
+            self._c.create_job(**definition, Tags=tags)
+
+    def update_job(self, definition: dict[str, Any]) -> None:
+        update = {k: v for k, v in definition.items() if k != "Name"}
+        with aws_action(f"update job {definition['Name']}"):
+            self._c.update_job(JobName=definition["Name"], JobUpdate=update)
+
+    def delete_job(self, name: str) -> None:
+        with aws_action(f"delete job {name}"):
+            self._c.delete_job(JobName=name)
+
+    # crawlers -------------------------------------------------------------------------
+
+    def crawler(self, name: str) -> dict[str, Any] | None:
+        return self._get(f"get crawler {name}", self._c.get_crawler, "Crawler", Name=name)
+
+    def create_crawler(self, definition: dict[str, Any], tags: dict[str, str]) -> None:
+        with aws_action(f"create crawler {definition['Name']}"):
+            self._c.create_crawler(**definition, Tags=tags)
+
+    def update_crawler(self, definition: dict[str, Any]) -> None:
+        with aws_action(f"update crawler {definition['Name']}"):
+            self._c.update_crawler(**definition)
+
+    def delete_crawler(self, name: str) -> None:
+        with aws_action(f"delete crawler {name}"):
+            self._c.delete_crawler(Name=name)

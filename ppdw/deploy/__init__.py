@@ -1,0 +1,1 @@
+"""The control plane: config -> desired resources -> plan (reads only) -> execute (mutates)."""

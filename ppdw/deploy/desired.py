@@ -1,0 +1,407 @@
+"""Config -> the resources that should exist (frozen specs), pure.
+
+Each spec carries `fields`: the flat, normalized values the planner compares (built by
+`ppdw.deploy.fields`), and a `payload` the executor sends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ppdw.config.models import Dataset, Warehouse
+from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
+from ppdw.deploy.fields import (
+    bucket_fields,
+    crawler_fields,
+    function_fields,
+    job_fields,
+    role_fields,
+    rule_fields,
+    state_machine_fields,
+)
+from ppdw.deploy.policies import role_documents
+from ppdw.deploy.statemachine import PipelineSettings, definition, schedule_input_template
+from ppdw.errors import ConfigError
+from ppdw.naming import DatasetNames, core_tags
+
+ResourceType = Literal[
+    "bucket",
+    "database",
+    "role",
+    "object",
+    "log_group",
+    "function",
+    "job",
+    "crawler",
+    "state_machine",
+    "rule",
+    "table",
+    "prefix",
+]
+#: Creation order; deletion runs it backwards. Tables and data prefixes are only ever
+#: deleted (`destroy --delete-data`): jobs create them.
+ORDER: tuple[ResourceType, ...] = (
+    "bucket",
+    "database",
+    "role",
+    "prefix",
+    "table",
+    "object",
+    "log_group",
+    "function",
+    "job",
+    "crawler",
+    "state_machine",
+    "rule",
+)
+#: Resources without tags of their own: S3 objects and prefixes and Glue tables belong to
+#: the managed bucket and databases; a Lambda log group is created by Lambda itself on
+#: first invocation, so ppdw adopts it.
+ADOPTABLE: frozenset[str] = frozenset({"object", "prefix", "table", "log_group"})
+LOG_RETENTION_DAYS = 90  # a quarter of daily runs to debug from; logs are not data
+RUNTIME_CONTENT_TYPE = "application/zip"
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    resource_type: ResourceType
+    name: str
+    fields: Mapping[str, Any]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Field-name prefixes whose keys must match exactly (extra keys in AWS are drift).
+    exact_prefixes: tuple[str, ...] = ()
+    #: What the executor sends; not compared.
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+# -------------------------------------------------------------------------- builders
+
+
+def role_arn(account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{name}"
+
+
+def check_bucket_name(name: str) -> None:
+    """S3's naming rules (moto accepts any name; AWS refuses these)."""
+    if (
+        not _BUCKET_RE.match(name)
+        or ".." in name
+        or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+        or name.startswith(("xn--", "sthree-"))
+        or name.endswith(("-s3alias", "--ol-s3"))
+    ):
+        raise ConfigError(
+            f"config/warehouse.json: bucket: {name!r} is not a valid S3 bucket name",
+            "3-63 characters: lower-case letters, digits, '.', '-', starting and ending "
+            "with a letter or digit",
+        )
+
+
+def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceSpec:
+    name = warehouse.names.bucket(account_id)
+    check_bucket_name(name)
+    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    public_access_block = dict.fromkeys(flags, True)
+    arn = f"arn:aws:s3:::{name}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    lifecycle: list[dict[str, Any]] = [
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {
+                "DaysAfterInitiation": warehouse.lifecycle.abort_incomplete_multipart_days
+            },
+        }
+    ]
+    if warehouse.lifecycle.raw_expiration_days is not None:
+        lifecycle.append(
+            {
+                "ID": "expire-raw",
+                "Status": "Enabled",
+                "Filter": {"Prefix": "raw/"},
+                "Expiration": {"Days": warehouse.lifecycle.raw_expiration_days},
+            }
+        )
+    # Versioning stays off on purpose: raw runs are immutable (one folder per run_id),
+    # silver keeps its own SCD2 history, and versions of every rewritten partition would
+    # only grow the bill. `destroy --core --delete-data` removes any versions anyway.
+    return ResourceSpec(
+        "bucket",
+        name,
+        bucket_fields(region, encryption, public_access_block, policy, lifecycle, "Disabled"),
+        core_tags(),
+        payload={
+            "region": region,
+            "encryption": encryption,
+            "public_access_block": public_access_block,
+            "policy": policy,
+            "lifecycle": lifecycle,
+            "versioning": "Suspended",
+        },
+    )
+
+
+def core_specs(warehouse: Warehouse, account_id: str, region: str) -> list[ResourceSpec]:
+    specs = [bucket_spec(warehouse, account_id, region)]
+    for layer in ("bronze", "silver", "gold"):
+        description = f"ppdw {layer} layer of the {warehouse.prefix} warehouse"
+        specs.append(
+            ResourceSpec(
+                "database",
+                warehouse.database(layer),
+                {"Description": description},
+                core_tags(),
+                payload={"Description": description},
+            )
+        )
+    for role in role_documents(warehouse, account_id, region):
+        specs.append(
+            ResourceSpec(
+                "role",
+                role.name,
+                role_fields(role.trust, role.description, role.policies),
+                core_tags(),
+                exact_prefixes=("policy.",),
+                payload={
+                    "trust": role.trust,
+                    "description": role.description,
+                    "policies": role.policies,
+                },
+            )
+        )
+    return specs
+
+
+def object_spec(bucket: str, artifact: Artifact) -> ResourceSpec:
+    return ResourceSpec(
+        "object",
+        artifact.key,
+        {"sha256": artifact.sha256},
+        payload={
+            "bucket": bucket,
+            "body": artifact.body,
+            "content_type": artifact.content_type,
+            "sha256": artifact.sha256,
+        },
+    )
+
+
+def runtime_spec(warehouse: Warehouse, account_id: str, runtime_zip: bytes) -> ResourceSpec:
+    names = warehouse.names
+    artifact = Artifact(names.runtime_key, runtime_zip, RUNTIME_CONTENT_TYPE)
+    return object_spec(names.bucket(account_id), artifact)
+
+
+@dataclass(frozen=True)
+class StackContext:
+    warehouse: Warehouse
+    dataset: Dataset
+    account_id: str
+    region: str
+
+    @property
+    def names(self) -> DatasetNames:
+        return self.warehouse.names.dataset(self.dataset.name)
+
+    @property
+    def bucket(self) -> str:
+        return self.warehouse.names.bucket(self.account_id)
+
+    def role(self, name: str) -> str:
+        return role_arn(self.account_id, name)
+
+
+def function_spec(ctx: StackContext, fetch_zip: bytes) -> ResourceSpec:
+    settings = ctx.dataset.lambda_settings(ctx.warehouse.lambda_)
+    names = ctx.names
+    configuration: dict[str, Any] = {
+        "FunctionName": names.fetch_function,
+        "Runtime": settings.runtime,
+        "Role": ctx.role(ctx.warehouse.names.lambda_role),
+        "Handler": "app.handler",
+        "Timeout": settings.timeout_seconds,
+        "MemorySize": settings.memory_mb,
+        "EphemeralStorage": {"Size": settings.ephemeral_storage_mb},
+        "Description": f"ppdw: fetch {ctx.dataset.name} into raw/",
+        "Environment": {
+            "Variables": {
+                "PPDW_BUCKET": ctx.bucket,
+                "PPDW_PREFIX": ctx.warehouse.prefix,
+                "PPDW_DATASET": ctx.dataset.name,
+                "PPDW_MAX_UNCOMPRESSED_BYTES": str(ctx.warehouse.max_uncompressed_bytes),
+                "PPDW_MAX_COMPRESSION_RATIO": str(ctx.warehouse.max_compression_ratio),
+            }
+        },
+    }
+    fields = function_fields({**configuration, "CodeSha256": sha256_base64(fetch_zip)})
+    return ResourceSpec(
+        "function",
+        names.fetch_function,
+        fields,
+        names.tags(),
+        exact_prefixes=("Environment.Variables.",),
+        payload={"configuration": configuration, "zip": fetch_zip},
+    )
+
+
+def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:
+    glue = ctx.dataset.glue_settings(ctx.warehouse.glue)
+    names, wh = ctx.names, ctx.warehouse
+    arguments = {
+        "--job-language": "python",
+        "--extra-py-files": f"s3://{ctx.bucket}/{wh.names.runtime_key}",
+        "--dataset": ctx.dataset.name,
+        "--prefix": wh.prefix,
+        "--bucket": ctx.bucket,
+        "--bronze_database": wh.database("bronze"),
+        "--silver_database": wh.database("silver"),
+        "--config_key": f"{names.scripts_prefix}dataset.json",
+        "--table_creation": glue.table_creation,
+        "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
+        # Run arguments override these; a job asked for an argument it was not given fails.
+        "--run_id": "none",
+        "--run_time": "none",
+        "--force": "false",
+        "--enable-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+    }
+    if glue.additional_python_modules:
+        arguments["--additional-python-modules"] = ",".join(glue.additional_python_modules)
+    definition_: dict[str, Any] = {
+        "Name": names.job(layer),
+        "Role": ctx.role(wh.names.glue_role),
+        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}",
+        "Command": {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{ctx.bucket}/{names.scripts_prefix}{layer}_job.py",
+            "PythonVersion": "3",
+        },
+        "GlueVersion": glue.version,
+        "WorkerType": glue.worker_type,
+        "NumberOfWorkers": glue.workers,
+        "Timeout": glue.timeout_minutes,
+        "MaxRetries": glue.max_retries,
+        "DefaultArguments": arguments,
+    }
+    return ResourceSpec(
+        "job",
+        names.job(layer),
+        job_fields(definition_),
+        names.tags(),
+        exact_prefixes=("DefaultArguments.",),
+        payload={"definition": definition_},
+    )
+
+
+def crawler_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:
+    names = ctx.names
+    definition_: dict[str, Any] = {
+        "Name": names.crawler(layer),
+        "Role": ctx.role(ctx.warehouse.names.glue_role),
+        "DatabaseName": ctx.warehouse.database(layer),
+        "Description": f"ppdw: creates {ctx.warehouse.database(layer)}.{names.table} if missing",
+        "Targets": {"S3Targets": [{"Path": f"s3://{ctx.bucket}/{names.layer_prefix(layer)}"}]},
+        # Never delete: a table is only ever removed by `ppdw destroy --delete-data`.
+        "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"},
+    }
+    return ResourceSpec(
+        "crawler",
+        names.crawler(layer),
+        crawler_fields(definition_),
+        names.tags(),
+        payload={"definition": definition_},
+    )
+
+
+def pipeline_settings(ctx: StackContext) -> PipelineSettings:
+    glue = ctx.dataset.glue_settings(ctx.warehouse.glue)
+    names = ctx.names
+    return PipelineSettings(
+        dataset=ctx.dataset.name,
+        function_name=names.fetch_function,
+        bronze_job=names.job("bronze"),
+        silver_job=names.job("silver"),
+        lambda_timeout_seconds=ctx.dataset.lambda_settings(ctx.warehouse.lambda_).timeout_seconds,
+        glue_timeout_minutes=glue.timeout_minutes,
+        glue_max_retries=glue.max_retries,
+    )
+
+
+def state_machine_spec(ctx: StackContext) -> ResourceSpec:
+    names = ctx.names
+    machine = definition(pipeline_settings(ctx))
+    role = ctx.role(ctx.warehouse.names.states_role)
+    return ResourceSpec(
+        "state_machine",
+        names.state_machine,
+        state_machine_fields(machine, role, "STANDARD"),
+        names.tags(),
+        exact_prefixes=("definition.",),
+        payload={"definition": machine, "role_arn": role},
+    )
+
+
+def state_machine_arn(ctx: StackContext) -> str:
+    return f"arn:aws:states:{ctx.region}:{ctx.account_id}:stateMachine:{ctx.names.state_machine}"
+
+
+def rule_spec(ctx: StackContext) -> ResourceSpec:
+    names, schedule = ctx.names, ctx.dataset.schedule
+    rule = {
+        "ScheduleExpression": schedule.expression,
+        "State": "ENABLED" if schedule.enabled else "DISABLED",
+        "Description": f"ppdw: scheduled runs of {ctx.dataset.name}",
+    }
+    target = {
+        "Id": "pipeline",
+        "Arn": state_machine_arn(ctx),
+        "RoleArn": ctx.role(ctx.warehouse.names.events_role),
+        "InputTransformer": {
+            "InputPathsMap": {"time": "$.time"},
+            "InputTemplate": schedule_input_template(),
+        },
+    }
+    return ResourceSpec(
+        "rule",
+        names.schedule_rule,
+        rule_fields(rule, target),
+        names.tags(),
+        payload={"rule": rule, "target": target, "enabled": schedule.enabled},
+    )
+
+
+def dataset_specs(ctx: StackContext, artifacts: DatasetArtifacts) -> list[ResourceSpec]:
+    specs = [object_spec(ctx.bucket, artifact) for artifact in artifacts.scripts]
+    specs.append(
+        ResourceSpec(
+            "log_group",
+            ctx.names.log_groups[0],
+            {"retentionInDays": LOG_RETENTION_DAYS},
+            ctx.names.tags(),
+            payload={"retention": LOG_RETENTION_DAYS},
+        )
+    )
+    specs.append(function_spec(ctx, artifacts.fetch_zip))
+    specs.extend(job_spec(ctx, layer) for layer in ("bronze", "silver"))
+    specs.extend(crawler_spec(ctx, layer) for layer in ("bronze", "silver"))
+    specs.append(state_machine_spec(ctx))
+    specs.append(rule_spec(ctx))
+    return specs

@@ -1,0 +1,344 @@
+"""IAM documents of the shared roles, and the checks AWS applies that moto does not.
+
+Pure: no AWS calls. Every statement is scoped to the warehouse's own resources (bucket
+prefixes, `{snake}_*` databases and their tables, `{prefix}-*` jobs, crawlers, functions,
+state machines, the project's log groups). A `Resource: "*"` appears only where the
+service has no resource-level permissions, in a statement whose Sid is listed in
+`JUSTIFIED_WILDCARD_SIDS` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ppdw.config.models import Warehouse
+from ppdw.errors import ConfigError
+
+Document = dict[str, Any]
+
+VERSION = "2012-10-17"
+SERVICE_PRINCIPALS: dict[str, str] = {
+    "glue": "glue.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
+    "states": "states.amazonaws.com",
+    "events": "events.amazonaws.com",
+}
+#: Sids allowed to use `Resource: "*"`, and why.
+JUSTIFIED_WILDCARD_SIDS: dict[str, str] = {
+    # cloudwatch:PutMetricData has no resource-level permissions; the condition narrows
+    # it to the Glue namespace (`--enable-metrics`).
+    "GlueJobMetrics": "cloudwatch:PutMetricData supports no resource ARN",
+}
+#: AWS limits (IAM quotas): inline policies of one role together, and a trust policy,
+#: counted without white space.
+MAX_INLINE_POLICY_CHARS = 10_240
+MAX_TRUST_POLICY_CHARS = 2_048
+
+
+@dataclass(frozen=True)
+class RoleDocuments:
+    name: str
+    service: str
+    description: str
+    trust: Document
+    policies: dict[str, Document]
+
+
+def trust_policy(service: str, account_id: str) -> Document:
+    statement: Document = {
+        "Effect": "Allow",
+        "Principal": {"Service": SERVICE_PRINCIPALS[service]},
+        "Action": "sts:AssumeRole",
+    }
+    if service in ("states", "events"):
+        # Confused-deputy guard: only this account's state machines / rules may assume it.
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """ARNs the documents are scoped to."""
+
+    warehouse: Warehouse
+    account_id: str
+    region: str
+
+    @property
+    def bucket(self) -> str:
+        return self.warehouse.names.bucket(self.account_id)
+
+    def objects(self, *prefixes: str) -> list[str]:
+        return [f"arn:aws:s3:::{self.bucket}/{p}*" for p in prefixes]
+
+    @property
+    def bucket_arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket}"
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    @property
+    def database_patterns(self) -> list[str]:
+        snake = self.warehouse.names.snake
+        extra = [
+            self.warehouse.database(layer)
+            for layer in ("bronze", "silver", "gold")
+            if not self.warehouse.database(layer).startswith(f"{snake}_")
+        ]
+        return [f"{snake}_*", *sorted(set(extra))]
+
+    @property
+    def catalog(self) -> list[str]:
+        patterns = self.database_patterns
+        return [
+            self.arn("glue", "catalog"),
+            *(self.arn("glue", f"database/{p}") for p in patterns),
+            *(self.arn("glue", f"table/{p}/*") for p in patterns),
+        ]
+
+    def named(self, service: str, kind: str, middle: str = "") -> str:
+        return self.arn(service, f"{kind}{self.warehouse.prefix}-{middle}*")
+
+
+def glue_policy(scope: Scope) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "ListBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": scope.bucket_arn,
+            },
+            {
+                "Sid": "ReadSources",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": scope.objects("raw/", "scripts/"),
+            },
+            {
+                "Sid": "WriteLayers",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": scope.objects("bronze/", "silver/", "gold/"),
+            },
+            {
+                "Sid": "Catalog",
+                "Effect": "Allow",
+                "Action": [
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:BatchGetPartition",
+                    "glue:CreatePartition",
+                    "glue:BatchCreatePartition",
+                    "glue:UpdatePartition",
+                    "glue:BatchUpdatePartition",
+                    "glue:DeletePartition",
+                    "glue:BatchDeletePartition",
+                ],
+                "Resource": scope.catalog,
+            },
+            {
+                "Sid": "Crawlers",
+                "Effect": "Allow",
+                "Action": ["glue:StartCrawler", "glue:GetCrawler", "glue:ListCrawls"],
+                "Resource": scope.named("glue", "crawler/"),
+            },
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [
+                    scope.arn("logs", "log-group:/aws-glue/*"),
+                    scope.arn("logs", "log-group:/aws-glue/*:*"),
+                ],
+            },
+            {
+                "Sid": "GlueJobMetrics",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            },
+        ],
+    }
+
+
+def lambda_policy(scope: Scope) -> Document:
+    prefix = scope.warehouse.prefix
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "ListRaw",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": scope.bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
+            },
+            {
+                "Sid": "WriteRaw",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": scope.objects("raw/"),
+            },
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [
+                    scope.arn("logs", f"log-group:/aws/lambda/{prefix}-raw-fetch-*"),
+                    scope.arn("logs", f"log-group:/aws/lambda/{prefix}-raw-fetch-*:*"),
+                ],
+            },
+            # Source credentials (`source.auth`) must be named under the prefix.
+            {
+                "Sid": "SourceSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+                "Resource": [
+                    scope.arn("secretsmanager", f"secret:{prefix}/*"),
+                    scope.arn("ssm", f"parameter/{prefix}/*"),
+                ],
+            },
+        ],
+    }
+
+
+def states_policy(scope: Scope) -> Document:
+    function = scope.named("lambda", "function:", "raw-fetch-")
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "InvokeFetch",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": [function, f"{function}:*"],
+            },
+            {
+                "Sid": "RunJobs",
+                "Effect": "Allow",
+                "Action": [
+                    "glue:StartJobRun",
+                    "glue:GetJobRun",
+                    "glue:GetJobRuns",
+                    "glue:BatchStopJobRun",
+                ],
+                "Resource": scope.named("glue", "job/"),
+            },
+        ],
+    }
+
+
+def events_policy(scope: Scope) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "StartPipelines",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": scope.named("states", "stateMachine:", "pipeline-"),
+            },
+        ],
+    }
+
+
+def role_documents(warehouse: Warehouse, account_id: str, region: str) -> list[RoleDocuments]:
+    scope = Scope(warehouse, account_id, region)
+    names = warehouse.names
+    rows = [
+        (names.glue_role, "glue", "Glue jobs and crawlers of the warehouse", glue_policy),
+        (names.lambda_role, "lambda", "Fetch Lambdas writing raw/", lambda_policy),
+        (names.states_role, "states", "Pipeline state machines", states_policy),
+        (names.events_role, "events", "Schedules starting the pipelines", events_policy),
+    ]
+    roles = [
+        RoleDocuments(
+            name=name,
+            service=service,
+            description=f"ppdw: {description}",
+            trust=trust_policy(service, account_id),
+            policies={f"{warehouse.prefix}-{service}": build(scope)},
+        )
+        for name, service, description, build in rows
+    ]
+    for role in roles:
+        check_role(role)
+    return roles
+
+
+# ------------------------------------------------------------------------------- checks
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def compact_size(document: Document) -> int:
+    return len(json.dumps(document, separators=(",", ":")).replace(" ", ""))
+
+
+def statement_problems(document: Document) -> list[str]:
+    """Least-privilege rules: no `*` action, no `*` resource unless justified."""
+    problems = []
+    for index, statement in enumerate(_as_list(document.get("Statement", []))):
+        sid = statement.get("Sid", f"#{index}")
+        for action in _as_list(statement.get("Action", [])):
+            if action == "*" or str(action).endswith(":*"):
+                problems.append(f"statement {sid}: wildcard action {action!r}")
+        if "NotAction" in statement or "NotResource" in statement:
+            problems.append(f"statement {sid}: NotAction/NotResource is not allowed")
+        resources = _as_list(statement.get("Resource", []))
+        if "*" in resources and sid not in JUSTIFIED_WILDCARD_SIDS:
+            problems.append(f"statement {sid}: Resource '*' without justification")
+    return problems
+
+
+def trust_problems(document: Document, service: str) -> list[str]:
+    expected = SERVICE_PRINCIPALS[service]
+    statements = _as_list(document.get("Statement", []))
+    if len(statements) != 1:
+        return [f"trust policy must have exactly one statement, has {len(statements)}"]
+    statement = statements[0]
+    principal = statement.get("Principal")
+    problems = []
+    if not isinstance(principal, dict) or set(principal) != {"Service"}:
+        problems.append("trust principal must be a service")
+    elif _as_list(principal["Service"]) != [expected]:
+        problems.append(f"trust principal must be exactly {expected}, got {principal['Service']!r}")
+    if statement.get("Action") != "sts:AssumeRole" or statement.get("Effect") != "Allow":
+        problems.append("trust statement must Allow sts:AssumeRole")
+    return problems
+
+
+def check_role(role: RoleDocuments) -> None:
+    """Raise ConfigError with every problem AWS (or our rules) would refuse."""
+    problems = [f"trust: {p}" for p in trust_problems(role.trust, role.service)]
+    for name, document in role.policies.items():
+        problems.extend(f"{name}: {p}" for p in statement_problems(document))
+    if compact_size(role.trust) > MAX_TRUST_POLICY_CHARS:
+        problems.append(f"trust policy longer than {MAX_TRUST_POLICY_CHARS} characters")
+    total = sum(compact_size(d) for d in role.policies.values())
+    if total > MAX_INLINE_POLICY_CHARS:
+        problems.append(
+            f"inline policies total {total} characters, AWS allows {MAX_INLINE_POLICY_CHARS}"
+        )
+    if problems:
+        raise ConfigError(f"role {role.name}: " + "; ".join(problems))
