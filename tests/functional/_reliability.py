@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,26 @@ class Warehouse:
     root: Path
     runs: list[Result] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        project = load_project(self.root)
-        self.bucket = project.warehouse.names.bucket(ACCOUNT)
-        self.silver_db = project.warehouse.database("silver")
-        self.bronze_db = project.warehouse.database("bronze")
-        self.s3 = boto3.client("s3", region_name="us-east-1")
-        self.glue = boto3.client("glue", region_name="us-east-1")
+    # Loaded lazily: some tests break the config on purpose and only call the CLI.
+    @cached_property
+    def bucket(self) -> str:
+        return load_project(self.root).warehouse.names.bucket(ACCOUNT)
+
+    @cached_property
+    def silver_db(self) -> str:
+        return load_project(self.root).warehouse.database("silver")
+
+    @cached_property
+    def bronze_db(self) -> str:
+        return load_project(self.root).warehouse.database("bronze")
+
+    @cached_property
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name="us-east-1")
+
+    @cached_property
+    def glue(self) -> Any:
+        return boto3.client("glue", region_name="us-east-1")
 
     # CLI -------------------------------------------------------------------------------
 
