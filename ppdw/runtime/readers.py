@@ -17,7 +17,7 @@ import io
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -134,7 +134,7 @@ def _column_names(
         names = list(fmt.columns)
         return ([*names, _RRF_TRAILING] if fmt.format == "rrf" else names), 0
     head = _decode_head(raw, encoding)
-    reader = csv.reader(io.StringIO(head, newline=""), **_csv_dialect(fmt))
+    reader = _csv_reader(head, fmt)
     for row in reader:
         if row:
             return row, reader.line_num
@@ -142,14 +142,16 @@ def _column_names(
 
 
 def _decode_head(raw: pa.Buffer, encoding: str, size: int = 1 << 20) -> str:
-    head = raw.slice(0, min(size, raw.size)).to_pybytes()
+    head: bytes = raw.slice(0, min(size, raw.size)).to_pybytes()
     return head.decode(encoding, errors="ignore")
 
 
-def _csv_dialect(fmt: SourceFormat) -> dict[str, object]:
+def _csv_reader(text: str, fmt: SourceFormat) -> Any:
+    """The standard library's reader with the same quoting rules as the pyarrow parse."""
+    stream = io.StringIO(text, newline="")
     if fmt.quoting:
-        return {"delimiter": fmt.delimiter, "quotechar": '"', "doublequote": True}
-    return {"delimiter": fmt.delimiter, "quoting": csv.QUOTE_NONE}
+        return csv.reader(stream, delimiter=fmt.delimiter, quotechar='"', doublequote=True)
+    return csv.reader(stream, delimiter=fmt.delimiter, quoting=csv.QUOTE_NONE)
 
 
 @dataclass
@@ -255,8 +257,7 @@ def _row_shape_error(
 
 def _physical_line(raw: pa.Buffer, fmt: SourceFormat, encoding: str, record: int) -> int:
     """Line where pyarrow's `record` (1-based, blank lines not counted) starts."""
-    text = io.StringIO(raw.to_pybytes().decode(encoding), newline="")
-    reader = csv.reader(text, **_csv_dialect(fmt))
+    reader = _csv_reader(raw.to_pybytes().decode(encoding), fmt)
     seen = 0
     previous_end = 0
     for row in reader:
