@@ -2,8 +2,269 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from ppdw.cli import context, render
+from ppdw.errors import UsageError
+
+if TYPE_CHECKING:
+    from ppdw.config.loader import Project
+    from ppdw.runs.local import RunRequest
+    from ppdw.targets import TargetContext
+
+
+class Runner(StrEnum):
+    stepfunctions = "stepfunctions"
+    local = "local"
+
+
+class FromStep(StrEnum):
+    raw = "raw"
+    bronze = "bronze"
+    silver = "silver"
+
+
+def parse_as_of(text: str) -> datetime:
+    """ISO-8601; naive means UTC; must be whole seconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(
+            f"--as-of {text!r} is not an ISO-8601 date/time",
+            "example: --as-of 2026-11-01T06:00:00Z",
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.microsecond:
+        raise UsageError(f"--as-of {text!r}: the run time is whole seconds")
+    return moment.astimezone(UTC)
+
+
+def run(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset name (folder under fda/).")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Source URL or local file for this run.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Run time, ISO-8601 (naive = UTC).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id (default from time).")
+    ] = None,
+    runner: Annotated[
+        Runner | None, typer.Option("--runner", help="stepfunctions (AWS default) or local.")
+    ] = None,
+    from_step: Annotated[
+        FromStep,
+        typer.Option("--from", help="Start from raw, or re-run bronze/silver of --run-id."),
+    ] = FromStep.raw,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Start the execution and return its ARN.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run even if unchanged; override the delete guard.")
+    ] = False,
+) -> None:
+    """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
+
+    Example: ppdw run nsde --as-of 2026-11-01T06:00:00Z
+    """
+    from ppdw.naming import default_run_id, is_valid_run_id
+
+    project = context.load_project(ctx)
+    project.dataset(dataset)
+    if run_id is not None and not is_valid_run_id(run_id):
+        raise UsageError(
+            f"--run-id {run_id!r} is not a valid run id",
+            "use letters, digits, '-' and '_' (at most 80, starting with a letter or digit)",
+        )
+    if from_step is not FromStep.raw and run_id is None:
+        raise UsageError(f"--from {from_step.value} needs --run-id of an existing run")
+    if from_step is not FromStep.raw and (as_of or source):
+        raise UsageError(
+            f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
+        )
+    run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    with context.open_target(ctx, project) as target:
+        chosen = _choose_runner(target, runner)
+        if chosen is Runner.stepfunctions:
+            if from_step is not FromStep.raw:
+                raise UsageError("--from bronze|silver needs --runner local")
+            _run_stepfunctions(
+                target,
+                project,
+                dataset,
+                source,
+                run_time,
+                run_id or default_run_id(dataset, run_time),
+                force,
+                no_wait,
+            )
+            return
+        if no_wait:
+            raise UsageError("--no-wait needs --runner stepfunctions")
+        from ppdw.runs.local import RunRequest, check_resumable, resolve_source
+
+        request = RunRequest(
+            dataset=dataset,
+            run_id=run_id or default_run_id(dataset, run_time),
+            run_time=run_time,
+            source=resolve_source(source, project, target, dataset)
+            if from_step is FromStep.raw
+            else None,
+            from_step=from_step.value,
+            force=force,
+        )
+        if from_step is not FromStep.raw:
+            request = _with_time(request, check_resumable(target, project, request))
+        _run_local(target, project, request)
+
+
+def _with_time(request: RunRequest, run_time: datetime) -> RunRequest:
+    from dataclasses import replace
+
+    return replace(request, run_time=run_time)
+
+
+def _choose_runner(target: TargetContext, runner: Runner | None) -> Runner:
+    if runner is None:
+        return Runner.local if target.kind == "local" else Runner.stepfunctions
+    if runner is Runner.stepfunctions and target.kind == "local":
+        raise UsageError(
+            "the local target has no Step Functions runner",
+            "use --runner local (the default here), or --target aws",
+        )
+    return runner
+
+
+def _run_local(target: TargetContext, project: Project, request: RunRequest) -> None:
+    from ppdw.runs.local import prepare_local_target, run_local
+    from ppdw.runs.progress import RunProgress
+
+    prepare_local_target(target, project, request.dataset, say=render.info)
+    title = f"run {request.run_id} of {request.dataset} (local runner, target {target.name})"
+    with RunProgress(title) as progress:
+        record = run_local(target, project, request, progress)
+    _report(target, project, request.dataset, record)
+
+
+def _run_stepfunctions(
+    target: TargetContext,
+    project: Project,
+    dataset: str,
+    source: str | None,
+    run_time: datetime,
+    run_id: str,
+    force: bool,
+    no_wait: bool,
+) -> None:
+    from ppdw.runs.progress import RunProgress
+    from ppdw.runs.stepfunctions import follow, start
+
+    if source is not None and "://" not in source:
+        raise UsageError(
+            f"--source {source}: the Step Functions runner fetches in Lambda, which cannot "
+            "read a local file",
+            "give a URL (https://, s3://), or use --runner local",
+        )
+    arn = start(
+        target, project, dataset, run_id=run_id, run_time=run_time, source=source, force=force
+    )
+    if no_wait:
+        typer.echo(arn)
+        render.info(
+            f"Started; follow it in the Step Functions console, or with `ppdw status {dataset}`."
+        )
+        return
+    title = f"execution {run_id} of {dataset} (Step Functions, target {target.name})"
+    with RunProgress(title) as progress:
+        record = follow(target, project, dataset, arn, progress)
+    _report(target, project, dataset, record)
+
+
+def _report(target: TargetContext, project: Project, dataset: str, record: dict[str, Any]) -> None:
+    from ppdw.runs.status import dataset_status
+
+    status = record.get("status")
+    steps = record.get("steps") or {}
+    bronze = (steps.get("bronze") or {}).get("stats") or {}
+    silver = (steps.get("silver") or {}).get("stats") or {}
+    if status == "unchanged":
+        render.info(
+            f"Source unchanged since run {(steps.get('fetch') or {}).get('unchanged_since')}: "
+            "nothing to do."
+        )
+    else:
+        changes = silver.get("changes") or {}
+        render.info(
+            f"Run {record.get('run_id')} {status}: bronze {bronze.get('rows', 0)} rows; silver "
+            + ", ".join(
+                f"{k} {changes.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE", "unchanged")
+            )
+            + f"; rejected {silver.get('rejected', 0)}"
+        )
+    render_status([dataset_status(target, project, dataset)])
+
+
+def render_status(datasets: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    console = render.out()
+    for item in datasets:
+        table = Table(title=item["dataset"], title_justify="left", show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("value")
+        last = item["last_run"]
+        table.add_row("deployed", "yes" if item["deployed"] else "no")
+        table.add_row(
+            "last run",
+            "none"
+            if last is None
+            else f"{last['run_id']}  {last['status']}  "
+            f"{last['started_at']} -> {last['finished_at'] or '...'}",
+        )
+        raw, bronze, silver = item["raw"], item["bronze"], item["silver"]
+        table.add_row("raw", f"{raw['runs']} runs, latest {raw['latest_run_id'] or '-'}")
+        table.add_row(
+            "bronze",
+            f"{bronze['partitions']} partitions, latest {bronze['latest_partition'] or '-'} "
+            f"({bronze['latest_rows']} rows)",
+        )
+        changes = silver["last_changes"]
+        table.add_row(
+            "silver",
+            f"{silver['rows']} rows, {silver['current_rows']} current; last run: "
+            f"INSERT {changes['INSERT']}, UPDATE {changes['UPDATE']}, DELETE {changes['DELETE']}",
+        )
+        console.print(table)
+
+
+def status(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Argument(help="One dataset (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Show, per dataset: deployed?, last run, raw runs, bronze and silver contents.
+
+    Example: ppdw status nsde --json
+    """
+    from ppdw.runs.status import collect_status
+
+    project = context.load_project(ctx)
+    names = [project.dataset(dataset).name] if dataset else sorted(project.datasets)
+    with context.open_target(ctx, project) as target:
+        document = collect_status(target, project, names)
+    if as_json:
+        render.print_json(document)
+    else:
+        render_status(document["datasets"])
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("run")(run)
+    app.command("status")(status)

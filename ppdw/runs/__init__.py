@@ -1,0 +1,1 @@
+"""Start and follow pipeline runs (local and Step Functions runners) and report status."""

@@ -1,0 +1,366 @@
+"""The local runner: fetch, bronze and silver in this process, against the target's S3/Glue.
+
+Rule: it runs exactly what the cloud runs: the fetch handler's code with the FetchConfig
+the Lambda builds, and the Glue jobs' entry points with the argument list the Glue job
+would get (the deployed job's DefaultArguments plus the run's arguments). One run of a
+dataset at a time, on every target: an S3 lock object taken with a conditional put.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ppdw.aws import objects
+from ppdw.config.loader import Project
+from ppdw.errors import LockedError, PpdwError, UsageError
+from ppdw.naming import DatasetNames
+from ppdw.runs.progress import RunProgress
+from ppdw.runtime import manifest
+from ppdw.runtime.jobs import run_bronze_job, run_silver_job
+from ppdw.targets import TargetContext
+
+FromStep = Literal["raw", "bronze", "silver"]
+Layer = Literal["bronze", "silver"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    dataset: str
+    run_id: str
+    run_time: datetime
+    source: str | None = None
+    from_step: FromStep = "raw"
+    force: bool = False
+
+
+def lock_key(names: DatasetNames) -> str:
+    return f"{names.runs_prefix}_lock"
+
+
+def stale_after_seconds(project: Project, dataset: str) -> int:
+    """A lock older than every step's timeout together belongs to a dead run."""
+    ds = project.dataset(dataset)
+    glue = ds.glue_settings(project.warehouse.glue)
+    lam = ds.lambda_settings(project.warehouse.lambda_)
+    return 2 * glue.timeout_minutes * 60 + lam.timeout_seconds
+
+
+@contextmanager
+def dataset_lock(
+    s3: Any,
+    bucket: str,
+    names: DatasetNames,
+    run_id: str,
+    *,
+    stale_seconds: int,
+    now: Callable[[], datetime] = manifest.utc_now,
+    say: Callable[[str], None] = lambda _: None,
+) -> Iterator[None]:
+    """Hold `silver/_runs/{dataset}/_lock` for the run; a stale lock is taken over."""
+    key = lock_key(names)
+    body = objects.dumps({"run_id": run_id, "started_at": manifest.format_time(now())})
+    if not objects.put_if_absent(s3, bucket, key, body):
+        holder = objects.get_json(s3, bucket, key) or {}
+        started = holder.get("started_at")
+        age = (now() - manifest.parse_time(started)).total_seconds() if started else None
+        if age is not None and age <= stale_seconds:
+            raise LockedError(
+                f"run {holder.get('run_id')} of {names.dataset} is in progress (since {started})",
+                f"wait for it to finish; a lock older than {stale_seconds}s is taken over",
+            )
+        say(f"Taking over the stale lock of run {holder.get('run_id')} (since {started}).")
+        objects.delete_keys(s3, bucket, [key])
+        if not objects.put_if_absent(s3, bucket, key, body):
+            raise LockedError(f"another run of {names.dataset} took the lock just now")
+    try:
+        yield
+    finally:
+        objects.delete_keys(s3, bucket, [key])
+
+
+def job_argv(
+    target: TargetContext, project: Project, request: RunRequest, layer: Layer
+) -> list[str]:
+    """The argument list the Glue job would receive: DefaultArguments + run arguments."""
+    names = project.warehouse.names.dataset(request.dataset)
+    arguments = deployed_job_arguments(target, names.job(layer))
+    if arguments is None:
+        arguments = default_job_arguments(target, project, request.dataset)
+    arguments.update(
+        {
+            "--run_id": request.run_id,
+            "--run_time": manifest.format_time(request.run_time),
+            "--force": "true" if request.force else "false",
+        }
+    )
+    argv = [f"{layer}_job.py"]
+    for key, value in arguments.items():
+        argv.extend([key, value])
+    return argv
+
+
+def deployed_job_arguments(target: TargetContext, job_name: str) -> dict[str, str] | None:
+    glue = target.aws.client("glue")
+    try:
+        job = glue.get_job(JobName=job_name)["Job"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    return {str(k): str(v) for k, v in (job.get("DefaultArguments") or {}).items()}
+
+
+def default_job_arguments(target: TargetContext, project: Project, dataset: str) -> dict[str, str]:
+    """What deploy puts in DefaultArguments, for a dataset whose jobs are not deployed."""
+    warehouse = project.warehouse
+    names = warehouse.names.dataset(dataset)
+    glue = project.dataset(dataset).glue_settings(warehouse.glue)
+    return {
+        "--dataset": dataset,
+        "--prefix": warehouse.prefix,
+        "--bucket": warehouse.names.bucket(target.account_id),
+        "--bronze_database": warehouse.database("bronze"),
+        "--silver_database": warehouse.database("silver"),
+        "--config_key": f"{names.scripts_prefix}dataset.json",
+        "--table_creation": glue.table_creation,
+        "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
+    }
+
+
+def dataset_json(project: Project, dataset: str) -> dict[str, Any]:
+    path = project.dataset_dir(dataset) / "config" / "dataset.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise PpdwError(f"{path}: not a JSON object")
+    return document
+
+
+def default_source(project: Project, dataset: str) -> str:
+    """The dataset's first bundled sample (the `local` target's default source)."""
+    samples = project.dataset(dataset).source.samples
+    if not samples:
+        raise UsageError(
+            f"{dataset} has no bundled sample and no --source was given",
+            "pass --source URL|PATH",
+        )
+    return str((project.dataset_dir(dataset) / samples[0]).resolve())
+
+
+def resolve_source(
+    source: str | None, project: Project, target: TargetContext, dataset: str
+) -> str | None:
+    """`--source`: a URL as given, a local path made absolute (and required to exist)."""
+    if source is None:
+        return default_source(project, dataset) if target.kind == "local" else None
+    if "://" in source:
+        return source
+    path = Path(source).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"--source {source}: no such file", "give a URL or an existing file")
+    return str(path)
+
+
+def fetch_config(target: TargetContext, project: Project, dataset: str) -> Any:
+    """The FetchConfig the deployed Lambda builds (dataset.json + bucket, prefix, limits)."""
+    from ppdw.runtime.fetch import FetchConfig
+
+    warehouse = project.warehouse
+    return FetchConfig.from_dataset_json(
+        dataset_json(project, dataset),
+        bucket=warehouse.names.bucket(target.account_id),
+        prefix=warehouse.prefix,
+        max_uncompressed_bytes=warehouse.max_uncompressed_bytes,
+        max_compression_ratio=warehouse.max_compression_ratio,
+    )
+
+
+def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> str:
+    """Fetch into raw and record the step; returns "fetched" or "unchanged"."""
+    from ppdw.runtime import download
+    from ppdw.runtime.fetch import fetch
+    from ppdw.runtime.redact import redact_text
+
+    config = fetch_config(target, project, request.dataset)
+    s3, bucket, names = target.aws.client("s3"), config.bucket, config.names
+    shown = download.describe(request.source or config.source_url)
+    manifest.start_run(s3, bucket, names, request.run_id, request.run_time, source=shown)
+    started = manifest.format_time(manifest.utc_now())
+    try:
+        result = fetch(
+            s3,
+            config,
+            run_id=request.run_id,
+            run_time=request.run_time,
+            source=request.source,
+            force=request.force,
+            secrets=target.aws.client("secretsmanager")
+            if config.auth_kind == "secretsmanager"
+            else None,
+            ssm=target.aws.client("ssm") if config.auth_kind == "ssm" else None,
+        )
+    except BaseException as error:
+        message = error.message if isinstance(error, PpdwError) else redact_text(str(error))
+        step = {
+            "status": "failed",
+            "started_at": started,
+            "error": message,
+            "finished_at": manifest.format_time(manifest.utc_now()),
+        }
+        manifest.update_step(s3, bucket, names, request.run_id, "fetch", step)
+        manifest.finish_run(s3, bucket, names, request.run_id, "failed", f"fetch: {message}")
+        raise
+    doc = result.manifest
+    step = {
+        "status": result.status,
+        "started_at": started,
+        "finished_at": manifest.format_time(manifest.utc_now()),
+        **{k: doc.get(k) for k in ("source", "file", "bytes", "sha256", "etag", "last_modified")},
+        "members": doc.get("members", []),
+    }
+    if result.status == "unchanged":
+        step["unchanged_since"] = doc.get("unchanged_since")
+    manifest.update_step(s3, bucket, names, request.run_id, "fetch", step)
+    if result.status == "unchanged":
+        manifest.finish_run(s3, bucket, names, request.run_id, "unchanged")
+    return str(result.status)
+
+
+def check_resumable(target: TargetContext, project: Project, request: RunRequest) -> datetime:
+    """`--from bronze|silver`: the named run must exist; returns its recorded run time."""
+    names = project.warehouse.names.dataset(request.dataset)
+    bucket = project.warehouse.names.bucket(target.account_id)
+    s3 = target.aws.client("s3")
+    record = manifest.read_run(s3, bucket, names, request.run_id)
+    if record is None or not record.get("run_time"):
+        raise UsageError(
+            f"--from {request.from_step}: run {request.run_id} of {request.dataset} not found",
+            "name an existing run with --run-id (see `ppdw status`)",
+        )
+    if manifest.read_raw_manifest(s3, bucket, names, request.run_id) is None:
+        raise UsageError(f"--from {request.from_step}: run {request.run_id} has no raw data")
+    bronze = (record.get("steps") or {}).get("bronze") or {}
+    if request.from_step == "silver" and bronze.get("status") != "succeeded":
+        raise UsageError(
+            f"--from silver: run {request.run_id} has no successful bronze step",
+            f"use --from bronze --run-id {request.run_id}",
+        )
+    return manifest.parse_time(str(record["run_time"]))
+
+
+def run_local(
+    target: TargetContext,
+    project: Project,
+    request: RunRequest,
+    progress: RunProgress,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Run the pipeline in this process; returns the final run record."""
+    names = project.warehouse.names.dataset(request.dataset)
+    bucket = project.warehouse.names.bucket(target.account_id)
+    s3 = target.aws.client("s3")
+    _require_bucket(s3, bucket)
+    with dataset_lock(
+        s3,
+        bucket,
+        names,
+        request.run_id,
+        stale_seconds=stale_after_seconds(project, request.dataset),
+        say=progress.note,
+    ):
+        if request.from_step == "raw":
+            progress.start("fetch")
+            try:
+                status = _run_fetch(target, project, request)
+            except BaseException as exc:
+                progress.fail("fetch", str(exc))
+                raise
+            progress.set("fetch", "unchanged" if status == "unchanged" else "succeeded")
+            if status == "unchanged":
+                progress.set("bronze", "skipped")
+                progress.set("silver", "skipped")
+                return manifest.read_run(s3, bucket, names, request.run_id) or {}
+        else:
+            progress.set("fetch", "skipped")
+            manifest.start_run(s3, bucket, names, request.run_id, request.run_time)
+        if request.from_step != "silver":
+            _layer(target, project, request, "bronze", progress, sleep)
+        else:
+            progress.set("bronze", "skipped")
+        _layer(target, project, request, "silver", progress, sleep)
+    return manifest.read_run(s3, bucket, names, request.run_id) or {}
+
+
+def _layer(
+    target: TargetContext,
+    project: Project,
+    request: RunRequest,
+    layer: Layer,
+    progress: RunProgress,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    argv = job_argv(target, project, request, layer)
+    job = run_bronze_job if layer == "bronze" else run_silver_job
+    progress.start(layer)
+    try:
+        stats = job(argv, aws=target.aws, sleep=sleep)
+    except BaseException as exc:
+        progress.fail(layer, str(exc))
+        raise
+    progress.done(layer, summarize(layer, stats))
+    return stats
+
+
+def summarize(layer: str, stats: dict[str, Any]) -> str:
+    if layer == "bronze":
+        return f"{stats.get('rows', 0)} rows -> partition {stats.get('partition', '')}"
+    counts = stats.get("changes") or {}
+    changes = " ".join(f"{k} {counts.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE"))
+    return f"{changes}, unchanged {counts.get('unchanged', 0)}" + (
+        " (already applied)" if stats.get("noop") else ""
+    )
+
+
+def _require_bucket(s3: Any, bucket: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError as exc:
+        raise PpdwError(
+            f"bucket {bucket} not found or not accessible",
+            "create the core first: ppdw bootstrap-core (then ppdw deploy DATASET)",
+        ) from exc
+
+
+def prepare_local_target(
+    target: TargetContext, project: Project, dataset: str, *, say: Callable[[str], None]
+) -> None:
+    """On `local` only: deploy what the run needs and is missing, and say so.
+
+    Uses the deploy executor when the dataset stack is missing; never acts on AWS targets.
+    """
+    if target.kind != "local":
+        return
+    from ppdw.runs.status import is_deployed
+
+    names = project.warehouse.names.dataset(dataset)
+    s3 = target.aws.client("s3")
+    bucket = project.warehouse.names.bucket(target.account_id)
+    if _bucket_missing(s3, bucket) or not is_deployed(target, names):
+        say(f"Deploying the core and {dataset} on the local target first.")
+        from ppdw.deploy.api import bootstrap_core, deploy_datasets
+
+        bootstrap_core(target, project)
+        deploy_datasets(target, project, [dataset])
+
+
+def _bucket_missing(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        return True
+    return False

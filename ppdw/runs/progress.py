@@ -1,0 +1,171 @@
+"""Live view of a run's steps (fetch, bronze, silver) on stderr.
+
+Rule: progress is for people and goes to stderr only. On a terminal it is a rich live
+table (state, duration, detail); otherwise one plain line per state change, so CI logs
+stay readable. Time is injected so tests see fixed durations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "unchanged"]
+STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
+_STYLE = {
+    "pending": "dim",
+    "running": "yellow",
+    "succeeded": "green",
+    "unchanged": "green",
+    "skipped": "dim",
+    "failed": "red",
+}
+
+
+@dataclass
+class StepView:
+    name: str
+    state: StepState = "pending"
+    started: float | None = None
+    finished: float | None = None
+    detail: str = ""
+
+    def duration(self, now: float) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished if self.finished is not None else now) - self.started
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+class RunProgress:
+    """Steps of one run; use as a context manager around the run."""
+
+    def __init__(
+        self,
+        title: str,
+        steps: Sequence[str] = STEPS,
+        *,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        live: bool | None = None,
+    ) -> None:
+        self.title = title
+        self.steps = {name: StepView(name) for name in steps}
+        self.console = console or Console(stderr=True, highlight=False)
+        self._clock = clock
+        self._live_enabled = self.console.is_terminal if live is None else live
+        self._live: Live | None = None
+        self.footer = ""
+
+    def __enter__(self) -> RunProgress:
+        if self._live_enabled:
+            self._live = Live(self.render(), console=self.console, refresh_per_second=4)
+            self._live.__enter__()
+        else:
+            self.console.print(self.title)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def set(
+        self,
+        step: str,
+        state: StepState,
+        detail: str = "",
+        *,
+        started: float | None = None,
+        finished: float | None = None,
+    ) -> None:
+        """Move a step to `state`; times default to now when the state implies them."""
+        view = self.steps.setdefault(step, StepView(step))
+        changed = view.state != state or (detail and detail != view.detail)
+        now = self._clock()
+        if state == "running" and view.started is None:
+            view.started = started if started is not None else now
+        if state in ("succeeded", "failed", "unchanged"):
+            if view.started is None:
+                view.started = started if started is not None else now
+            view.finished = finished if finished is not None else now
+        view.state = state
+        if detail:
+            view.detail = detail
+        if not changed:
+            return
+        if self._live is not None:
+            self._live.update(self.render())
+        else:
+            took = format_duration(view.duration(now)) if view.finished is not None else ""
+            parts = [f"{step}: {state}", took, view.detail if state != "running" else ""]
+            self.console.print("  ".join(p for p in parts if p))
+
+    def start(self, step: str, detail: str = "") -> None:
+        self.set(step, "running", detail)
+
+    def done(self, step: str, detail: str = "") -> None:
+        self.set(step, "succeeded", detail)
+
+    def fail(self, step: str, detail: str = "") -> None:
+        self.set(step, "failed", detail)
+
+    def note(self, message: str) -> None:
+        """A line under the table (where the logs are, how to follow)."""
+        self.footer = message
+        if self._live is not None:
+            self._live.update(self.render())
+        else:
+            self.console.print(message)
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+
+    def render(self) -> Table:
+        now = self._clock()
+        table = Table(title=self.title, title_justify="left", caption=self.footer or None)
+        table.add_column("step")
+        table.add_column("state")
+        table.add_column("time", justify="right")
+        table.add_column("detail")
+        for view in self.steps.values():
+            style = _STYLE[view.state]
+            table.add_row(
+                view.name,
+                f"[{style}]{view.state}[/]",
+                format_duration(view.duration(now)),
+                view.detail,
+            )
+        return table
+
+
+class QuietProgress(RunProgress):
+    """Records states without printing (for `--json` callers and tests)."""
+
+    def __init__(self, steps: Sequence[str] = STEPS) -> None:
+        super().__init__("", steps, console=Console(quiet=True), live=False)
+
+    def __enter__(self) -> RunProgress:
+        return self

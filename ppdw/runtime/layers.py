@@ -1,0 +1,359 @@
+"""The I/O around the pure bronze and silver transforms: what each job reads and writes.
+
+Rules (data.md): bronze writes one deterministic file per run partition (a re-run
+replaces it). Silver reads the current silver only through the Glue partitions' locations
+(the registered version folders, never a raw listing), writes each rewritten partition to
+a new folder `v={run_id}/`, points the Glue partition at it, and only then deletes the
+previous folder: readers never see a half-written partition, a kill at any point leaves
+the previous silver intact, and the next attempt of the run completes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ppdw.aws import objects
+from ppdw.errors import DataQualityError, PpdwError
+from ppdw.naming import partition_datetime
+from ppdw.runtime import catalog, manifest, storage
+from ppdw.runtime.catalog import Partition, TableSpec
+from ppdw.runtime.schema import EFFECTIVE_YEAR_MONTH, IS_CURRENT
+
+if TYPE_CHECKING:
+    from ppdw.runtime.jobs import JobContext
+
+BRONZE_KEY = "partition_datetime"
+SILVER_KEY = EFFECTIVE_YEAR_MONTH
+
+
+def version_folder(ctx: JobContext, ym: str) -> str:
+    return f"{ctx.names.silver_partition_prefix(ym)}v={ctx.args.run_id}/"
+
+
+# ------------------------------------------------------------------------------- bronze
+
+
+def _members(ctx: JobContext) -> list[dict[str, Any]]:
+    raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id)
+    if raw is None:
+        raise PpdwError(
+            f"raw run {ctx.args.run_id} of {ctx.dataset.name} has no _manifest.json",
+            "run the fetch step first (ppdw run without --from)",
+        )
+    members = raw.get("members") or []
+    if not members:
+        raise DataQualityError(
+            "no_source_member", f"raw run {ctx.args.run_id} holds no file the dataset reads"
+        )
+    return [m if isinstance(m, dict) else {"key": str(m)} for m in members]
+
+
+def _member_key(ctx: JobContext, member: dict[str, Any]) -> str:
+    key = member.get("key")
+    if key:
+        return str(key)
+    return f"{ctx.names.raw_run_prefix(ctx.args.run_id)}{member['name']}"
+
+
+def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
+    from ppdw.runtime.bronze import to_bronze
+    from ppdw.runtime.jobs import as_dict
+    from ppdw.runtime.readers import SourceFormat, read_text_table
+
+    fmt = SourceFormat.from_source(ctx.dataset.source)
+    tables: list[pa.Table] = []
+    member_stats: list[dict[str, Any]] = []
+    for member in _members(ctx):
+        key = _member_key(ctx, member)
+        name = str(member.get("name") or key.rsplit("/", 1)[-1])
+        data = objects.get_bytes(ctx.s3, ctx.bucket, key)
+        if data is None:
+            raise PpdwError(f"raw member s3://{ctx.bucket}/{key} is missing")
+        read = read_text_table(data, fmt, source_name=name)
+        result = to_bronze(
+            read.table,
+            ctx.dataset,
+            run_id=ctx.args.run_id,
+            run_time=ctx.args.run_time,
+            source_file=name,
+        )
+        tables.append(result.table)
+        member_stats.append({"member": name, "encoding": read.encoding, **as_dict(result.stats)})
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    if table.num_rows == 0:
+        names = ", ".join(s["member"] for s in member_stats)
+        raise DataQualityError(
+            "empty_source",
+            f"{names}: no data rows (header only)",
+            "check the source file; a full extract is never empty",
+        )
+    return table, {"members": member_stats}
+
+
+def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for stats in member_stats:
+        for column, count in (stats.get("parse_failures") or {}).items():
+            total[column] = total.get(column, 0) + int(count)
+    return total
+
+
+def write_bronze(ctx: JobContext) -> dict[str, Any]:
+    table, detail = build_bronze(ctx)
+    partition = partition_datetime(ctx.args.run_time)
+    prefix = ctx.names.bronze_partition_prefix(partition)
+    written = storage.replace_folder(ctx.s3, ctx.bucket, prefix, table)
+    spec = TableSpec(
+        database=ctx.args.bronze_database,
+        name=ctx.names.table,
+        location=storage.s3_uri(ctx.bucket, ctx.names.layer_prefix("bronze")),
+        schema=table.schema,
+        partition_key=BRONZE_KEY,
+    )
+    how = _ensure_table(ctx, spec, "bronze")
+    catalog.register_partitions(
+        ctx.glue,
+        spec.database,
+        spec.name,
+        [Partition(partition, storage.s3_uri(ctx.bucket, prefix))],
+    )
+    return {
+        "partition": partition,
+        "rows": table.num_rows,
+        "parse_failures": _parse_failures(detail["members"]),
+        "files": 1,
+        "bytes": written.bytes,
+        "table": how,
+        **detail,
+    }
+
+
+def _ensure_table(ctx: JobContext, spec: TableSpec, layer: str) -> str:
+    return catalog.ensure_table(
+        ctx.glue,
+        spec,
+        table_creation=ctx.args.table_creation,
+        crawler=ctx.names.crawler("bronze" if layer == "bronze" else "silver"),
+        crawler_wait_seconds=ctx.args.crawler_wait_seconds,
+        stray_names=[f"{layer}_{ctx.dataset.name}"],
+        sleep=ctx.sleep,
+        clock=ctx.clock,
+    )
+
+
+# ------------------------------------------------------------------------------- silver
+
+
+def read_bronze_partition(ctx: JobContext) -> pa.Table:
+    partition = partition_datetime(ctx.args.run_time)
+    table = storage.read_parquet_prefix(
+        ctx.s3, ctx.bucket, ctx.names.bronze_partition_prefix(partition)
+    )
+    if table is None:
+        raise PpdwError(
+            f"bronze partition {partition} of {ctx.dataset.name} is missing",
+            f"run bronze first: ppdw run {ctx.dataset.name} --from bronze "
+            f"--run-id {ctx.args.run_id}",
+        )
+    return table
+
+
+def silver_locations(ctx: JobContext) -> dict[str, str]:
+    """Registered silver partitions (ym -> key prefix): the only silver readers see."""
+    found = catalog.partition_locations(ctx.glue, ctx.args.silver_database, ctx.names.table)
+    return {ym: _prefix(storage.key_of(uri, ctx.bucket)) for ym, uri in found.items()}
+
+
+def _prefix(key: str) -> str:
+    return key if key.endswith("/") else f"{key}/"
+
+
+def read_partition(ctx: JobContext, ym: str, prefix: str) -> pa.Table | None:
+    table = storage.read_parquet_prefix(ctx.s3, ctx.bucket, prefix)
+    if table is None:
+        return None
+    if SILVER_KEY in table.schema.names:
+        table = table.drop_columns([SILVER_KEY])
+    return table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows, pa.string()))
+
+
+def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
+    """The live versions (`is_current`) across every registered partition."""
+    parts: list[pa.Table] = []
+    for ym, prefix in sorted(locations.items()):
+        table = read_partition(ctx, ym, prefix)
+        if table is not None:
+            parts.append(table.filter(pc.equal(table[IS_CURRENT], True)))
+    if not parts:
+        return None
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def _check_order(ctx: JobContext, last: dict[str, Any] | None) -> None:
+    if last is None:
+        return
+    last_time = manifest.parse_time(str(last["run_time"]))
+    if ctx.args.run_time <= last_time:
+        raise DataQualityError(
+            "out_of_order",
+            f"run time {manifest.format_time(ctx.args.run_time)} is not later than the last "
+            f"applied run {last['run_id']} ({manifest.format_time(last_time)})",
+            "runs apply in time order; use a later --as-of",
+        )
+
+
+def _recorded_silver(ctx: JobContext) -> dict[str, Any]:
+    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
+    return dict((record.get("steps", {}).get("silver") or {}).get("stats") or {})
+
+
+def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[str, Any]:
+    last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
+    if last is not None and last.get("run_id") == ctx.args.run_id:
+        return {**_recorded_silver(ctx), "noop": True}
+    locations = silver_locations(ctx)
+    marker = f"/v={ctx.args.run_id}/"
+    if any(marker in prefix for prefix in locations.values()):
+        # An attempt of this run was killed after pointing partitions at its folders:
+        # finish what it started instead of merging the run twice.
+        return _resume_commit(ctx)
+    _check_order(ctx, last)
+    return _merge_and_commit(ctx, locations, hooks)
+
+
+def _merge_and_commit(
+    ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
+) -> dict[str, Any]:
+    from ppdw.runtime.jobs import as_dict
+    from ppdw.runtime.silver import merge, partitions_to_rewrite, prepare_snapshot
+
+    bronze = read_bronze_partition(ctx)
+    snapshot, rejected, prep_stats = prepare_snapshot(bronze, ctx.dataset)
+    stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **as_dict(prep_stats)}
+    files, size = 0, 0
+    if rejected is not None and rejected.num_rows:
+        written = storage.replace_folder(
+            ctx.s3, ctx.bucket, ctx.names.rejects_prefix(ctx.args.run_id), rejected
+        )
+        files, size = files + 1, size + written.bytes
+    current = read_current(ctx, locations)
+    result = merge(
+        current if current is not None else pa.table({}),
+        snapshot,
+        ctx.dataset,
+        run_id=ctx.args.run_id,
+        run_time=ctx.args.run_time,
+        force=ctx.args.force,
+    )
+    stats.update(as_dict(result.stats))
+    stats["changes"] = change_counts(stats)
+    targets = sorted(partitions_to_rewrite(result, ctx.args.run_time))
+    if not _changes_anything(result):
+        targets = []  # a no-change run writes no data file at all
+    schemas: list[pa.Schema] = []
+    for ym in targets:
+        schema, written = _write_version(ctx, ym, locations.get(ym), result)
+        schemas.append(schema)
+        files, size = files + 1, size + written.bytes
+    stats.update(partitions=targets, files_written=files, bytes_written=size)
+    manifest.update_step(
+        ctx.s3,
+        ctx.bucket,
+        ctx.names,
+        ctx.args.run_id,
+        "silver",
+        {"status": "committing", "stats": stats},
+    )
+    if "before_register" in hooks:
+        hooks["before_register"]()
+    if targets:
+        _commit(ctx, targets, pa.unify_schemas(schemas))
+    _finish(ctx)
+    return stats
+
+
+def change_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """The merge's counts under the names users read (status, summaries)."""
+    return {
+        "INSERT": int(stats.get("inserts", 0)),
+        "UPDATE": int(stats.get("updates", 0)),
+        "DELETE": int(stats.get("deletes", 0)),
+        "unchanged": int(stats.get("unchanged", 0)),
+    }
+
+
+def _changes_anything(result: Any) -> bool:
+    return bool(result.new_versions.num_rows or result.closed.num_rows)
+
+
+def _write_version(
+    ctx: JobContext, ym: str, previous: str | None, result: Any
+) -> tuple[pa.Schema, storage.Written]:
+    """Partition `ym` with this run applied, written to its new version folder."""
+    from ppdw.runtime.silver import apply_to_partition
+
+    existing = read_partition(ctx, ym, previous) if previous else None
+    table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
+    if SILVER_KEY in table.schema.names:
+        table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
+    written = storage.replace_folder(ctx.s3, ctx.bucket, version_folder(ctx, ym), table)
+    return table.schema, written
+
+
+def _silver_spec(ctx: JobContext, schema: pa.Schema) -> TableSpec:
+    return TableSpec(
+        database=ctx.args.silver_database,
+        name=ctx.names.table,
+        location=storage.s3_uri(ctx.bucket, ctx.names.layer_prefix("silver")),
+        schema=schema,
+        partition_key=SILVER_KEY,
+    )
+
+
+def _commit(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
+    """Point the Glue partitions at the new folders, then remove the old ones."""
+    spec = _silver_spec(ctx, schema)
+    _ensure_table(ctx, spec, "silver")
+    partitions = [
+        Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym))) for ym in targets
+    ]
+    catalog.register_partitions(ctx.glue, spec.database, spec.name, partitions)
+    for ym in targets:
+        keep = version_folder(ctx, ym)
+        stale = [
+            key
+            for key in storage.list_keys(ctx.s3, ctx.bucket, ctx.names.silver_partition_prefix(ym))
+            if not key.startswith(keep)
+        ]
+        storage.delete_keys(ctx.s3, ctx.bucket, stale)
+
+
+def _finish(ctx: JobContext) -> None:
+    raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
+    manifest.write_last_success(
+        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, ctx.args.run_time, raw.get("sha256")
+    )
+
+
+def _resume_commit(ctx: JobContext) -> dict[str, Any]:
+    stats = _recorded_silver(ctx)
+    targets = [str(ym) for ym in stats.get("partitions", [])]
+    if not targets:
+        raise PpdwError(
+            f"silver partitions point at run {ctx.args.run_id}'s folders but its run record "
+            "has no committed partitions",
+            "inspect silver/_runs/ and the Glue partitions before re-running",
+        )
+    schemas = [
+        storage.open_parquet(
+            ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}"
+        ).schema_arrow
+        for ym in targets
+    ]
+    _commit(ctx, targets, pa.unify_schemas(schemas))
+    _finish(ctx)
+    return {**stats, "resumed": True}

@@ -1,0 +1,139 @@
+"""Three runs of nsde and of rxnorm end to end with the local runner against moto."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from ppdw.config.loader import Project
+from ppdw.runs.status import collect_status
+from ppdw.targets import TargetContext
+from tests.functional import pipeline_support as sup
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+
+@pytest.fixture
+def loaded(project: Path) -> Project:
+    return sup.load(project)
+
+
+@pytest.fixture
+def target(loaded: Project) -> TargetContext:
+    t = sup.aws_target()
+    sup.make_core(t, loaded, ["nsde", "rxnorm"])
+    return t
+
+
+@pytest.mark.parametrize("dataset", ["nsde", "rxnorm"])
+def test_three_runs_build_the_scd2_history(
+    dataset: str, loaded: Project, target: TargetContext
+) -> None:
+    snapshots = [sup.read_snapshot(loaded, dataset, i) for i in range(3)]
+    expected = sup.expected_changes(snapshots)
+    s3, glue = target.aws.client("s3"), target.aws.client("glue")
+
+    records = [sup.run(target, loaded, dataset, i) for i in range(3)]
+
+    run_ids = [r["run_id"] for r in records]
+    for record, want in zip(records, expected, strict=True):
+        assert record["status"] == "succeeded"
+        assert {s: record["steps"][s]["status"] for s in ("fetch", "bronze", "silver")} == {
+            "fetch": "fetched",
+            "bronze": "succeeded",
+            "silver": "succeeded",
+        }
+        changes = record["steps"]["silver"]["stats"]["changes"]
+        assert {k: changes[k] for k in ("INSERT", "UPDATE", "DELETE")} == want
+    assert any(e["UPDATE"] for e in expected[1:])
+    assert any(e["DELETE"] for e in expected[1:])
+
+    # Bronze: one deterministic file per run partition, every data row, text kept as text.
+    bronze_parts = sup.partitions(glue, "pp_dw_bronze", dataset)
+    assert sorted(bronze_parts) == [
+        sup.run_time(t).strftime("%Y-%m-%d-%H%M%S") for t in sup.RUN_TIMES[dataset]
+    ]
+    for (value, location), snap, run_id in zip(
+        sorted(bronze_parts.items()), snapshots, run_ids, strict=True
+    ):
+        prefix = f"bronze/bronze_{dataset}/partition_datetime={value}/"
+        assert location == f"s3://{sup.BUCKET}/{prefix}"
+        assert sup.keys_under(s3, prefix) == [f"{prefix}part-00000.parquet"]
+        table = sup.read_s3_parquet(s3, f"{prefix}part-00000.parquet")
+        assert table.num_rows == snap.rows
+        assert table.schema.field("meta_ingest_timestamp").type == pa.timestamp("ms", tz="UTC")
+        assert set(table.column("meta_run_id").to_pylist()) == {run_id}
+        key = loaded.dataset(dataset).business_key[0]
+        assert table.schema.field(key).type == pa.string()
+
+    # Silver: the history readers see through the Glue partitions.
+    silver = sup.read_silver(target, dataset)
+    key = loaded.dataset(dataset).business_key[0]
+    per_run = Counter(
+        zip(
+            silver.column("meta_run_id").to_pylist(),
+            silver.column("change_type").to_pylist(),
+            strict=True,
+        )
+    )
+    for run_id, want in zip(run_ids, expected, strict=True):
+        assert {k: per_run.get((run_id, k), 0) for k in want} == want
+    current = silver.filter(pc.equal(silver.column("is_current"), True))
+    assert sorted(current.column(key).to_pylist()) == sorted(snapshots[-1].records)
+    assert silver.num_rows == sum(sum(e.values()) for e in expected)
+    months = {sup.run_time(t).strftime("%Y-%m") for t in sup.RUN_TIMES[dataset]}
+    assert set(sup.partitions(glue, "pp_dw_silver", dataset)) == months
+    for location in sup.partitions(glue, "pp_dw_silver", dataset).values():
+        assert "/v=" in location  # a version folder, swapped in by the catalog
+    for ym in months:  # no stale version folder left behind
+        folders = {
+            k.split("/")[3]
+            for k in sup.keys_under(s3, f"silver/silver_{dataset}/effective_year_month={ym}/")
+        }
+        assert len(folders) == 1
+    table = glue.get_table(DatabaseName="pp_dw_silver", Name=dataset)["Table"]
+    assert table["PartitionKeys"] == [{"Name": "effective_year_month", "Type": "string"}]
+    assert "effective_year_month" not in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+
+    # Status, computed from the catalog and the run records.
+    document = collect_status(target, loaded, [dataset])
+    item = document["datasets"][0]
+    assert item["last_run"]["run_id"] == run_ids[-1]
+    assert item["last_run"]["status"] == "succeeded"
+    assert item["raw"] == {"runs": 3, "latest_run_id": run_ids[-1]}
+    assert item["bronze"]["partitions"] == 3
+    assert item["bronze"]["latest_rows"] == snapshots[-1].rows
+    assert item["silver"]["rows"] == silver.num_rows
+    assert item["silver"]["current_rows"] == len(snapshots[-1].records)
+    assert item["silver"]["last_changes"] == expected[-1]
+    assert item["deployed"] is False  # only the core exists in this test
+
+
+def test_rerun_of_bronze_replaces_its_file(loaded: Project, target: TargetContext) -> None:
+    first = sup.run(target, loaded, "nsde", 0)
+    s3 = target.aws.client("s3")
+    prefix = "bronze/bronze_nsde/partition_datetime=2026-11-01-060000/"
+    before = sup.read_s3_parquet(s3, f"{prefix}part-00000.parquet")
+
+    again = sup.run(target, loaded, "nsde", 0, from_step="bronze")
+
+    assert again["run_id"] == first["run_id"]
+    assert sup.keys_under(s3, prefix) == [f"{prefix}part-00000.parquet"]
+    assert sup.read_s3_parquet(s3, f"{prefix}part-00000.parquet").equals(before)
+    # silver saw the same run again: a no-op with the recorded counts
+    assert again["steps"]["silver"]["stats"]["noop"] is True
+    silver = sup.read_silver(target, "nsde")
+    assert silver.num_rows == len(sup.read_snapshot(loaded, "nsde", 0).records)
+
+
+def test_unchanged_source_stops_after_raw(loaded: Project, target: TargetContext) -> None:
+    sup.run(target, loaded, "nsde", 0)
+    later = sup.run_time("2026-11-01T07:00:00")
+    record = sup.run(target, loaded, "nsde", 0, run_id="nsde-again", run_time=later)
+    assert record["status"] == "unchanged"
+    assert "bronze" not in record["steps"]
+    assert len(sup.partitions(target.aws.client("glue"), "pp_dw_bronze", "nsde")) == 1
