@@ -197,3 +197,9 @@ def test_archive_checks_write_no_member(
         assert result.exit_code == 1, describe(result)
         escaped = [k for k in wh.keys("") if "escape" in k or k.endswith(".csv")]
         assert escaped == [], escaped
+
+
+def test_every_case_is_documented() -> None:
+    documented = (Path(make_bad.__file__).parent / "CASES.md").read_text()
+    missing = [c.name for c in make_bad.CASES if f"`{c.name}`" not in documented]
+    assert missing == []

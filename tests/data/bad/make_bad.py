@@ -386,14 +386,14 @@ CASES: tuple[Case, ...] = (
         "missing_key_column",
         "nsde",
         "no NDC11 column",
-        _fail(_NSDE_FILE, ("ndc11",)),
+        _fail(_NSDE_FILE, ("missing_column",), ("ndc11",)),
         _missing_key_column,
     ),
     Case(
         "renamed_column",
         "nsde",
         "`Proprietary Name` renamed `Brand Name`",
-        _fail(_NSDE_FILE, ("proprietary_name",)),
+        _fail(_NSDE_FILE, ("missing_column",), ("proprietary_name",)),
         _renamed_column,
     ),
     Case(
@@ -450,7 +450,7 @@ CASES: tuple[Case, ...] = (
         "null_keys_above_threshold",
         "nsde",
         "5 of 200 rows (2.5%) with an empty or blank NDC11: over max_reject_ratio 1%",
-        _fail(("max_reject_ratio",)),
+        _fail(_NSDE_FILE, ("null_business_key",), ("max_reject_ratio",)),
         _blank_keys(5, "   "),
     ),
     Case(
@@ -464,7 +464,7 @@ CASES: tuple[Case, ...] = (
         "duplicate_keys_fail",
         "nsde",
         "the same file under on_duplicate_key=fail",
-        _fail(("on_duplicate_key", "duplicate"), ("00007",)),
+        _fail(_NSDE_FILE, ("duplicate_key",), ("00007004907",)),
         _with_rows(_conflicting_duplicate),
         silver_options={"on_duplicate_key": "fail"},
     ),
@@ -472,7 +472,7 @@ CASES: tuple[Case, ...] = (
         "delete_ninety_percent",
         "nsde",
         "only 20 of the 200 current keys remain (a truncated extract)",
-        _fail(("max_delete_ratio",)),
+        _fail(_NSDE_FILE, ("max_delete_ratio",)),
         _with_rows(_delete_ninety_percent),
     ),
     Case(
@@ -515,7 +515,7 @@ CASES: tuple[Case, ...] = (
         "rrf_duplicate_keys_fail",
         "rxnorm",
         "one RXAUI twice with different STR (rxnorm uses on_duplicate_key=fail)",
-        _fail(("on_duplicate_key", "duplicate"), ("900007",)),
+        _fail(_RXN_FILE, ("duplicate_key",), ("900007",)),
         _rrf_lines(_rrf_conflicting_duplicate),
     ),
 )
