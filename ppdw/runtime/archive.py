@@ -14,8 +14,10 @@ CRC, so the declared sizes bound what extraction writes.
 from __future__ import annotations
 
 import fnmatch
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -29,6 +31,8 @@ RATIO_MIN_BYTES = 1024 * 1024
 _SUPPORTED = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 READ_CHUNK = 1024 * 1024
+#: What a damaged member raises while it is decompressed (bz2 raises OSError).
+_DAMAGED = (zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ def extract_members(
     except DataQualityError:
         objects.delete_keys(s3, bucket, [m.key for m in done])
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile, ValueError) as error:
+    except (*_DAMAGED, zipfile.LargeZipFile, ValueError) as error:
         objects.delete_keys(s3, bucket, [m.key for m in done])
         raise _corrupt(archive_name, f"extracting failed ({error})") from error
     return done

@@ -21,6 +21,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -240,9 +242,7 @@ def _open_s3(source: str, s3: Any) -> _Opened:
 def _http_date(value: Any) -> str | None:
     if value is None:
         return None
-    from email.utils import format_datetime
-
-    return format_datetime(value, usegmt=True)
+    return format_datetime(value.astimezone(UTC), usegmt=True)
 
 
 def _request(url: str) -> urllib.request.Request:
