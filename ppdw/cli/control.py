@@ -1,10 +1,27 @@
-"""Control-plane commands: validate, bootstrap-core, deploy, plan, destroy, add-dataset."""
+"""Control-plane commands: validate, bootstrap-core, deploy, plan, destroy, add-dataset.
+
+Each command loads the config, opens the target, asks `ppdw.deploy.service` for a plan,
+renders it, and applies it unless told not to. boto3-heavy modules load inside commands.
+"""
 
 from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ppdw.cli import context, render
+from ppdw.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from ppdw.config.loader import Project
+    from ppdw.deploy.plan import Action
+    from ppdw.deploy.service import ControlPlane
+    from ppdw.targets import TargetContext
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document.")]
 
 
 def validate(ctx: typer.Context) -> None:
@@ -17,5 +34,212 @@ def validate(ctx: typer.Context) -> None:
     render.info(f"config/warehouse.json and {len(project.datasets)} dataset(s) valid: {names}")
 
 
+def _plane(project: Project, target: TargetContext) -> ControlPlane:
+    from ppdw.deploy.service import ControlPlane
+
+    return ControlPlane(project, target)
+
+
+def _report(action: Action) -> None:
+    render.info(f"{action.message}")
+
+
+def _show(actions: list[Action], title: str, as_json: bool, target: str) -> int:
+    """Print a plan (table or JSON); return the number of changes."""
+    changes = sum(1 for a in actions if a.kind != "noop")
+    if as_json:
+        render.print_json(
+            {"target": target, "changes": changes, "actions": [a.to_json() for a in actions]}
+        )
+    elif changes:
+        render.plan_table(actions, title)
+        render.info(f"{changes} change(s) planned on target {target}")
+    else:
+        if any(a.message.endswith("left alone") for a in actions):
+            render.plan_table(actions, title)
+        render.info(f"no changes on target {target}")
+    return changes
+
+
+def _apply(plane: ControlPlane, actions: list[Action], target: str) -> None:
+    applied = plane.apply(actions, _report)
+    render.info(f"{applied} change(s) applied on target {target}" if applied else "no changes")
+
+
+def bootstrap_core(ctx: typer.Context, dry_run: DryRun = False) -> None:
+    """Create or update the core: bucket, Glue databases, shared IAM roles.
+
+    Example: ppdw --target aws bootstrap-core --dry-run
+    """
+    project = context.load_project(ctx)
+    with context.open_target(ctx, project) as target:
+        plane = _plane(project, target)
+        actions = plane.plan_core()
+        if dry_run:
+            _show(actions, "bootstrap-core plan", False, target.name)
+            return
+        _apply(plane, actions, target.name)
+
+
+def _chosen(project: Project, datasets: list[str] | None, all_: bool) -> list[str]:
+    if datasets and all_:
+        raise UsageError("give dataset names or --all, not both")
+    chosen = datasets or sorted(project.datasets)
+    for name in chosen:
+        project.dataset(name)
+    if not chosen:
+        raise UsageError("no datasets in fda/", "create one with `ppdw add-dataset NAME`")
+    return chosen
+
+
+def deploy(
+    ctx: typer.Context,
+    datasets: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Deploy every dataset.")] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Create or update dataset stacks (Lambda, Glue jobs, crawlers, pipeline, schedule).
+
+    Example: ppdw --target aws deploy nsde rxnorm
+    """
+    project = context.load_project(ctx)
+    chosen = _chosen(project, datasets, all_)
+    with context.open_target(ctx, project) as target:
+        plane = _plane(project, target)
+        if not dry_run:
+            plane.require_core()
+        actions = plane.plan_datasets(chosen)
+        if dry_run:
+            _show(actions, f"deploy plan: {', '.join(chosen)}", False, target.name)
+            return
+        _apply(plane, actions, target.name)
+
+
+def plan(
+    ctx: typer.Context,
+    datasets: Annotated[list[str] | None, typer.Argument(help="Datasets to plan.")] = None,
+    core: Annotated[bool, typer.Option("--core", help="Plan the core.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Show what bootstrap-core / deploy would change; exit 0 none, 2 changes, 1 error.
+
+    Example: ppdw --target aws plan --json
+    """
+    project = context.load_project(ctx)
+    everything = not core and not datasets
+    with context.open_target(ctx, project) as target:
+        plane = _plane(project, target)
+        actions = plane.plan_core() if core or everything else []
+        names = datasets or (sorted(project.datasets) if everything else [])
+        if names:
+            actions += plane.plan_datasets(_chosen(project, names, False))
+        changes = _show(actions, "plan", as_json, target.name)
+    if changes:
+        raise typer.Exit(int(ExitCode.CHANGES))
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to destroy without confirmation", "pass --yes to confirm")
+    if not typer.confirm(question, default=False, err=True):
+        raise UsageError("destroy cancelled")
+
+
+def destroy(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Argument(help="Dataset whose stack to remove.")] = None,
+    core: Annotated[
+        bool,
+        typer.Option(
+            "--core", help="Remove the core (roles; bucket and databases with --delete-data)."
+        ),
+    ] = False,
+    delete_data: Annotated[
+        bool, typer.Option("--delete-data", help="Also delete S3 data and Glue tables.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove ppdw-managed resources; S3 data stays unless --delete-data.
+
+    Example: ppdw --target aws destroy nsde --yes
+    """
+    if (dataset is None) == (not core):
+        raise UsageError("give one DATASET or --core", "ppdw destroy nsde | ppdw destroy --core")
+    project = context.load_project(ctx)
+    with context.open_target(ctx, project) as target:
+        plane = _plane(project, target)
+        if core:
+            actions = plane.plan_destroy_core(delete_data)
+        else:
+            assert dataset is not None
+            project.dataset(dataset)
+            actions = plane.plan_destroy_dataset(dataset, delete_data)
+        if not delete_data:
+            render.info(
+                "data is kept (S3 objects, Glue tables"
+                + (", bucket, databases" if core else "")
+                + "); --delete-data removes it"
+            )
+        _show(actions, "destroy plan", False, target.name)
+        if not any(a.kind == "delete" for a in actions):
+            return
+        _confirm(f"Delete these resources on target {target.name}?", yes)
+        _apply(plane, actions, target.name)
+
+
+def add_dataset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name: lower case, digits, '_'.")],
+    source_url: Annotated[str | None, typer.Option("--source-url", help="Download URL.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="csv, tsv or rrf.")] = "csv",
+    business_key: Annotated[
+        str | None, typer.Option("--business-key", help="Key columns, comma-separated.")
+    ] = None,
+    description: Annotated[str, typer.Option("--description", help="One line.")] = "",
+    columns: Annotated[
+        str | None, typer.Option("--columns", help="Column names of a headerless file.")
+    ] = None,
+    deploy_now: Annotated[bool, typer.Option("--deploy", help="Deploy it at once.")] = False,
+) -> None:
+    """Scaffold fda/NAME/ from templates, validated; never overwrites.
+
+    Example: ppdw add-dataset ndc --format tsv --business-key productndc
+    """
+    from ppdw.deploy.scaffold import NewDataset, scaffold
+
+    if format_ not in ("csv", "tsv", "rrf"):
+        raise UsageError(f"--format must be csv, tsv or rrf, not {format_!r}")
+    project = context.load_project(ctx)
+    spec = NewDataset(
+        name=name,
+        source_url=source_url,
+        format=format_,  # type: ignore[arg-type]
+        business_key=_split(business_key),
+        description=description,
+        columns=_split(columns),
+    )
+    folder = scaffold(project.root, spec)
+    render.info(
+        f"created {folder.relative_to(project.root)}/ (edit config/dataset.json, add a sample)"
+    )
+    if deploy_now:
+        fresh = context.load_project(ctx)
+        with context.open_target(ctx, fresh) as target:
+            plane = _plane(fresh, target)
+            plane.require_core()
+            _apply(plane, plane.plan_datasets([name]), target.name)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
+    app.command("bootstrap-core")(bootstrap_core)
+    app.command("deploy")(deploy)
+    app.command("plan")(plan)
+    app.command("destroy")(destroy)
+    app.command("add-dataset")(add_dataset)

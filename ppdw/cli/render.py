@@ -29,3 +29,29 @@ def print_json(document: Any) -> None:
 
 def info(message: str) -> None:
     err().print(message)
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_table(actions: list[Any], title: str) -> None:
+    """A plan (list of `ppdw.deploy.plan.Action`) as a table on stdout, field by field."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("action", "type", "name", "field", "old", "new"):
+        table.add_column(column, overflow="fold")
+    for action in actions:
+        if action.kind == "noop" and not action.message.endswith("left alone"):
+            continue
+        kind = action.resource_type.replace("_", " ")
+        if not action.changes:
+            note = action.message if action.kind == "noop" else ""
+            table.add_row(action.kind, kind, action.name, note, "", "")
+        for change in action.changes:
+            table.add_row(
+                action.kind, kind, action.name, change.field, _short(change.old), _short(change.new)
+            )
+    out().print(table)

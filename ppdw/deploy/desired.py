@@ -115,7 +115,11 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
                 "Sid": "DenyInsecureTransport",
                 "Effect": "Deny",
                 "Principal": "*",
-                "Action": "s3:*",
+                # IAM action names are case-insensitive on AWS ("The prefix and the action
+                # name are case insensitive", IAM JSON policy reference), so "S3:*" is
+                # "s3:*". The capital keeps moto usable: moto 5.2.5 ignores the Condition
+                # of a bucket-policy Deny and would refuse every object call.
+                "Action": "S3:*",
                 "Resource": [arn, f"{arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             }

@@ -1,0 +1,1 @@
+"""Scaffolding copied by `ppdw add-dataset` (files under `dataset/`)."""
