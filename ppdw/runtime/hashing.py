@@ -89,13 +89,15 @@ def canonical_text(table: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
     fields = []
     for name in sorted(set(tracked)):
         value = render(table.column(name))
-        # emit_null: a null value makes the whole field null, which the join below skips.
-        fields.append(pc.binary_join_element_wise(pa.scalar(name), value, US))
+        # `name US value RS`, or "" when the value is null (the field is left out).
+        field = pc.binary_join_element_wise(pa.scalar(name + US), value, pa.scalar(RS), "")
+        fields.append(pc.fill_null(field, ""))
     if not fields:
         return pa.chunked_array([pa.repeat(pa.scalar(""), table.num_rows)])
-    if len(fields) == 1:
-        return pc.fill_null(fields[0], "")
-    return pc.binary_join_element_wise(*fields, RS, null_handling="skip")
+    joined = fields[0] if len(fields) == 1 else pc.binary_join_element_wise(*fields, "")
+    # Values are escaped, so the only raw RS at the end is the last field's terminator.
+    # (null_handling="skip" would be simpler but pyarrow 26 drops all-null rows with it.)
+    return pc.utf8_rtrim(joined, characters=RS)
 
 
 def md5_hex(text: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -1,0 +1,178 @@
+"""Reading CSV, TSV and RRF source files as text tables."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pyarrow as pa
+import pytest
+
+from ppdw.config.models import Source
+from ppdw.errors import DataQualityError
+from ppdw.runtime.readers import SourceFormat, read_text_table
+
+CSV = SourceFormat(format="csv", delimiter=",")
+TSV = SourceFormat(format="tsv", delimiter="\t")
+RRF = SourceFormat(
+    format="rrf", delimiter="|", header=False, fallback_encoding=None, columns=("RXCUI", "STR")
+)
+
+NSDE_HEADER = (
+    "Item Code,NDC11,Proprietary Name,Dosage Form,Marketing Category,"
+    "Application Number or Citation,Product Type,Marketing Start Date,Marketing End Date,"
+    "Billing Unit,Inactivation Date,Reactivation Date"
+)
+NSDE_ROW = (
+    '0409-6695-10,00409669510,AMIDATE,"INJECTION, SOLUTION",NDA,NDA018227,'
+    "HUMAN PRESCRIPTION DRUG ,20160210,,ML,,"
+)
+
+
+def test_nsde_row_reads_as_text_with_leading_zeros_and_bom_removed() -> None:
+    data = ("\ufeff" + NSDE_HEADER + "\r\n" + NSDE_ROW + "\r\n").encode()
+    result = read_text_table(data, CSV, source_name="nsde.csv")
+    table = result.table
+    assert table.column_names[0] == "Item Code"
+    assert table.column_names[5] == "Application Number or Citation"
+    assert all(field.type == pa.string() for field in table.schema)
+    row = table.to_pylist()[0]
+    assert row["NDC11"] == "00409669510"
+    assert row["Dosage Form"] == "INJECTION, SOLUTION"
+    assert row["Product Type"] == "HUMAN PRESCRIPTION DRUG "  # trimming is bronze's job
+    assert row["Marketing End Date"] == ""
+    assert result.encoding == "utf-8"
+
+
+def test_numbers_are_never_guessed() -> None:
+    table = read_text_table(b"a,b,c\n007,1e5,3.10\n", CSV, source_name="f.csv").table
+    assert table.to_pylist() == [{"a": "007", "b": "1e5", "c": "3.10"}]
+
+
+def test_quoted_field_with_newline_and_doubled_quote() -> None:
+    data = b'k,text\n1,"line one\nline two, ""quoted"""\n2,plain\n'
+    table = read_text_table(data, CSV, source_name="f.csv").table
+    assert table.column("text").to_pylist() == ['line one\nline two, "quoted"', "plain"]
+
+
+def test_cp1252_bytes_fall_back_to_the_fallback_encoding() -> None:
+    data = "name,price\nCaf\u00e9 \u2013 brand,1\n".encode("cp1252")
+    result = read_text_table(data, CSV, source_name="product.txt")
+    assert result.encoding == "cp1252"
+    assert result.table.column("name").to_pylist() == ["Caf\u00e9 \u2013 brand"]
+
+
+def test_invalid_bytes_without_fallback_name_the_file_and_line() -> None:
+    fmt = SourceFormat(format="csv", delimiter=",", fallback_encoding=None)
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(b"a\nok\nbad\xff\n", fmt, source_name="x.csv")
+    assert info.value.rule == "encoding"
+    assert "x.csv" in str(info.value)
+    assert "line 3" in str(info.value)
+
+
+def test_too_many_fields_names_file_and_line() -> None:
+    data = b"a,b\n1,2\n3,4,5\n"
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, CSV, source_name="nsde.csv")
+    assert info.value.rule == "row_shape"
+    assert "nsde.csv" in str(info.value)
+    assert "line 3" in str(info.value)
+    assert "expected 2 fields, got 3" in str(info.value)
+
+
+def test_too_few_fields_line_counts_physical_lines_of_quoted_newlines() -> None:
+    data = b'a,b\n1,"x\ny"\n2\n'
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, CSV, source_name="f.csv")
+    assert info.value.rule == "row_shape"
+    assert "line 4" in str(info.value)
+
+
+def test_empty_file_is_an_empty_source_error() -> None:
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(b"", CSV, source_name="empty.csv")
+    assert info.value.rule == "empty_source"
+    assert "empty.csv" in str(info.value)
+
+
+def test_header_only_file_gives_zero_rows_with_the_columns() -> None:
+    table = read_text_table(b"\xef\xbb\xbfA,B\n", CSV, source_name="f.csv").table
+    assert table.num_rows == 0
+    assert table.column_names == ["A", "B"]
+    assert table.schema.types == [pa.string(), pa.string()]
+
+
+def test_tsv_reads_tabs_and_keeps_commas() -> None:
+    data = b"PRODUCTID\tPROPRIETARYNAME\n0002-0800\tSterile, Diluent\n"
+    table = read_text_table(data, TSV, source_name="product.txt").table
+    assert table.to_pylist() == [{"PRODUCTID": "0002-0800", "PROPRIETARYNAME": "Sterile, Diluent"}]
+
+
+def test_rrf_uses_configured_names_drops_trailing_field_and_keeps_quotes() -> None:
+    data = b'38|Parlodel|\n39|5" tablet|\n'
+    table = read_text_table(data, RRF, source_name="RXNCONSO.RRF").table
+    assert table.column_names == ["RXCUI", "STR"]
+    assert table.to_pylist() == [
+        {"RXCUI": "38", "STR": "Parlodel"},
+        {"RXCUI": "39", "STR": '5" tablet'},
+    ]
+
+
+def test_rrf_line_without_trailing_pipe_is_an_error_with_line_number() -> None:
+    data = b"38|Parlodel|\n39|Other\n"
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, RRF, source_name="RXNCONSO.RRF")
+    assert info.value.rule == "row_shape"
+    assert "RXNCONSO.RRF" in str(info.value)
+    assert "line 2" in str(info.value)
+    assert "trailing '|'" in str(info.value)
+
+
+def test_rrf_line_with_an_extra_field_is_an_error_with_line_number() -> None:
+    data = b"38|Parlodel|\n39|a|b\n"
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, RRF, source_name="RXNCONSO.RRF")
+    assert info.value.rule == "row_shape"
+    assert "line 2" in str(info.value)
+
+
+def test_rrf_line_with_too_few_fields_is_an_error() -> None:
+    data = b"38|Parlodel|\n39|\n"
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, RRF, source_name="RXNCONSO.RRF")
+    assert "line 2" in str(info.value)
+
+
+def test_a_field_larger_than_ten_megabytes_reads() -> None:
+    big = "x" * (11 * 1024 * 1024)
+    data = f"k,text\n1,{big}\n2,small\n".encode()
+    table = read_text_table(data, CSV, source_name="big.csv").table
+    assert table.num_rows == 2
+    assert len(table.column("text")[0].as_py()) == len(big)
+
+
+def test_reads_from_a_path(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a\n1\n")
+    assert read_text_table(path, CSV, source_name="f.csv").table.num_rows == 1
+
+
+def test_source_format_from_dataset_source() -> None:
+    source = Source(
+        url="https://example.org/x.zip",
+        format="rrf",
+        compression="zip",
+        members=("rrf/RXNCONSO.RRF",),
+        header=False,
+        columns=("RXCUI", "STR"),
+        fallback_encoding=None,
+    )
+    fmt = SourceFormat.from_source(source)
+    assert fmt == SourceFormat(
+        format="rrf",
+        delimiter="|",
+        encoding="utf-8",
+        fallback_encoding=None,
+        header=False,
+        columns=("RXCUI", "STR"),
+    )
