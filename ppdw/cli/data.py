@@ -108,15 +108,23 @@ def run(
             return
         if no_wait:
             raise UsageError("--no-wait needs --runner stepfunctions")
-        from ppdw.runs.local import RunRequest, check_resumable, resolve_source
+        from ppdw.runs.local import (
+            RunRequest,
+            check_resumable,
+            prepare_local_target,
+            resolve_source,
+        )
+
+        resolved = (
+            resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
+        )
+        prepare_local_target(target, project, dataset, say=render.info)
 
         request = RunRequest(
             dataset=dataset,
             run_id=run_id or default_run_id(dataset, run_time),
             run_time=run_time,
-            source=resolve_source(source, project, target, dataset)
-            if from_step is FromStep.raw
-            else None,
+            source=resolved,
             from_step=from_step.value,
             force=force,
         )
@@ -143,10 +151,9 @@ def _choose_runner(target: TargetContext, runner: Runner | None) -> Runner:
 
 
 def _run_local(target: TargetContext, project: Project, request: RunRequest) -> None:
-    from ppdw.runs.local import prepare_local_target, run_local
+    from ppdw.runs.local import run_local
     from ppdw.runs.progress import RunProgress
 
-    prepare_local_target(target, project, request.dataset, say=render.info)
     title = f"run {request.run_id} of {request.dataset} (local runner, target {target.name})"
     with RunProgress(title) as progress:
         record = run_local(target, project, request, progress)

@@ -350,12 +350,14 @@ def prepare_local_target(
     names = project.warehouse.names.dataset(dataset)
     s3 = target.aws.client("s3")
     bucket = project.warehouse.names.bucket(target.account_id)
-    if _bucket_missing(s3, bucket) or not is_deployed(target, names):
-        say(f"Deploying the core and {dataset} on the local target first.")
-        from ppdw.deploy.api import bootstrap_core, deploy_datasets
+    if not _bucket_missing(s3, bucket) and is_deployed(target, names):
+        return
+    from ppdw.deploy.service import ControlPlane
 
-        bootstrap_core(target, project)
-        deploy_datasets(target, project, [dataset])
+    say(f"Deploying what {dataset} needs on the local target first:")
+    plane = ControlPlane(project, target)
+    plane.apply(plane.plan_core(), lambda action: say(f"  {action.message}"))
+    plane.apply(plane.plan_datasets([dataset]), lambda action: say(f"  {action.message}"))
 
 
 def _bucket_missing(s3: Any, bucket: str) -> bool:
