@@ -69,6 +69,7 @@ def connect() -> Any:
     con = duckdb.connect()
     con.execute(f"SET threads = {THREADS}")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -139,3 +140,203 @@ def parquet_tables_equal(left: list[Path], right: list[Path], columns: list[str]
 
 def _paths(paths: list[Path]) -> str:
     return "[" + ", ".join(_sql_str(str(p)) for p in paths) + "]"
+
+
+# ------------------------------------------------------------------------- duckdb silver
+
+#: data.md's canonical text separators (US between name and value, RS between fields).
+_US, _RS, _ESC = "chr(31)", "chr(30)", "chr(27)"
+_OPEN_END = "TIMESTAMPTZ '9999-12-31 00:00:00+00'"
+
+
+@dataclass(frozen=True)
+class SilverRun:
+    """One silver run on local folders: `silver_dir/effective_year_month=YM/*.parquet`."""
+
+    bronze: Path
+    silver_dir: Path
+    keys: tuple[str, ...]
+    run_id: str
+    run_time: datetime
+    deletes: str = "tombstone"
+    max_delete_ratio: float = 0.5
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> SilverRun:
+        return cls(
+            bronze=Path(params["bronze"]),
+            silver_dir=Path(params["silver_dir"]),
+            keys=tuple(params["keys"]),
+            run_id=params["run_id"],
+            run_time=datetime.fromisoformat(params["run_time"]),
+            deletes=params.get("deletes", "tombstone"),
+            max_delete_ratio=float(params.get("max_delete_ratio", 0.5)),
+        )
+
+
+def _canonical_value(name: str, kind: str) -> str:
+    """SQL rendering of one column as data.md's canonical text (NULL stays NULL)."""
+    col = _ident(name)
+    if kind == "VARCHAR":
+        text = col
+    elif kind == "DATE":
+        text = f"strftime({col}, '%Y-%m-%d')"
+    elif kind.startswith("TIMESTAMP"):
+        text = f"strftime(timezone('UTC', {col}::TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')"
+    elif kind in ("BIGINT", "INTEGER", "BOOLEAN") or kind.startswith("DECIMAL"):
+        text = f"CAST({col} AS VARCHAR)"
+    else:
+        raise TypeError(f"the DuckDB peer does not render {kind} columns")
+    escaped = f"replace(replace(replace({text}, {_ESC}, {_ESC} || '0'), {_RS}, {_ESC} || '1'), "
+    return escaped + f"{_US}, {_ESC} || '2')"
+
+
+def _record_hash_sql(tracked: list[tuple[str, str]]) -> str:
+    fields = [
+        f"{_sql_str(name)} || {_US} || {_canonical_value(name, kind)}"
+        for name, kind in sorted(tracked)
+    ]
+    return f"md5(concat_ws({_RS}, {', '.join(fields)}))" if fields else "md5('')"
+
+
+def duckdb_silver(run: SilverRun) -> dict[str, Any]:
+    """Apply one bronze snapshot to the silver folder with data.md's SCD2 rules, in SQL.
+
+    Rewrites only the partitions that hold a version this run closes plus the partition of
+    the run time (when anything changed); other partitions are not touched.
+    """
+    con = connect()
+    try:
+        return _duckdb_silver(con, run)
+    finally:
+        con.close()
+
+
+def _duckdb_silver(con: Any, run: SilverRun) -> dict[str, Any]:
+    bronze = _sql_str(str(run.bronze))
+    con.execute(
+        f"CREATE TEMP TABLE bronze AS SELECT * FROM read_parquet({bronze}, file_row_number=true)"
+    )
+    schema = con.execute("DESCRIBE bronze").fetchall()
+    business = [
+        (str(r[0]), str(r[1]))
+        for r in schema
+        if not str(r[0]).startswith("meta_") and r[0] != "file_row_number"
+    ]
+    tracked = [(n, k) for n, k in business if n not in run.keys]
+    keys = ", ".join(_ident(k) for k in run.keys)
+    cols = ", ".join(_ident(n) for n, _ in business)
+    stamp = f"TIMESTAMPTZ '{run.run_time.strftime('%Y-%m-%d %H:%M:%S')}+00'"
+    ym = _sql_str(run.run_time.strftime("%Y-%m"))
+    rid = _sql_str(run.run_id)
+    valid = " AND ".join(f"{_ident(k)} IS NOT NULL AND {_ident(k)} <> ''" for k in run.keys)
+    # Rejects (null or empty key), then keep_last: the last row of each key in file order.
+    rejected = con.execute(f"SELECT count(*) FROM bronze WHERE NOT ({valid})").fetchone()[0]
+    con.execute(
+        f"CREATE TEMP TABLE snap AS SELECT {cols}, {_record_hash_sql(tracked)} AS record_hash "
+        f"FROM bronze WHERE {valid} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY file_row_number DESC) = 1"
+    )
+    con.execute(f"CREATE TEMP TABLE cur AS {_silver_source(run.silver_dir)}")
+    key_eq = " AND ".join(f"s.{_ident(k)} = c.{_ident(k)}" for k in run.keys)
+    con.execute("CREATE TEMP TABLE live AS SELECT * FROM cur WHERE is_current")
+    con.execute(
+        "CREATE TEMP TABLE changed AS SELECT s.*, "
+        "CASE WHEN c.record_hash IS NULL THEN 'INSERT' ELSE 'UPDATE' END AS change_type "
+        f"FROM snap s LEFT JOIN live c ON {key_eq} "
+        "WHERE c.record_hash IS NULL OR c.record_hash <> s.record_hash"
+    )
+    tombstone = run.deletes == "tombstone"
+    con.execute(
+        f"CREATE TEMP TABLE gone AS SELECT c.* FROM live c "
+        f"WHERE {'true' if tombstone else 'false'} AND NOT EXISTS "
+        f"(SELECT 1 FROM snap s WHERE {key_eq})"
+    )
+    live_count = con.execute("SELECT count(*) FROM live").fetchone()[0]
+    gone_count = con.execute("SELECT count(*) FROM gone").fetchone()[0]
+    if live_count and gone_count / live_count > run.max_delete_ratio:
+        raise RuntimeError(f"delete guard: {gone_count} of {live_count} current keys")
+    # Versions this run closes: updated keys and deleted keys.
+    con.execute(
+        "CREATE TEMP TABLE closing AS "
+        f"SELECT {keys} FROM changed WHERE change_type = 'UPDATE' "
+        f"UNION ALL SELECT {keys} FROM gone"
+    )
+    targets = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT c.effective_year_month FROM live c "
+            f"JOIN closing s ON {key_eq} "
+            f"UNION SELECT {ym} WHERE (SELECT count(*) FROM changed) + "
+            "(SELECT count(*) FROM gone) > 0 ORDER BY 1"
+        ).fetchall()
+    ]
+    meta = f"{stamp} AS record_effective_date, {_OPEN_END} AS record_end_date, true AS is_current"
+    out_cols = f"{cols}, record_hash, record_effective_date, record_end_date, is_current, "
+    out_cols += "change_type, meta_run_id, effective_year_month"
+    new_rows = (
+        f"SELECT {cols}, record_hash, {meta}, change_type, {rid} AS meta_run_id, "
+        f"{ym} AS effective_year_month FROM changed "
+        f"UNION ALL SELECT {cols}, record_hash, {stamp}, {stamp}, false, 'DELETE', {rid}, {ym} "
+        "FROM gone"
+    )
+    closed_keys = f"(SELECT 1 FROM closing s WHERE {key_eq})"
+    kept = (
+        f"SELECT {cols}, record_hash, record_effective_date, "
+        f"CASE WHEN c.is_current AND EXISTS {closed_keys} THEN {stamp} "
+        "ELSE record_end_date END AS record_end_date, "
+        f"CASE WHEN c.is_current AND EXISTS {closed_keys} THEN false ELSE is_current END "
+        "AS is_current, change_type, meta_run_id, effective_year_month FROM cur c "
+        "WHERE effective_year_month IN (SELECT unnest($targets))"
+    )
+    written = 0
+    if targets:
+        staging = run.silver_dir.parent / f".{run.silver_dir.name}.{run.run_id}.staging"
+        con.execute(
+            f"COPY (SELECT {out_cols} FROM ({kept} UNION ALL {new_rows})) "
+            f"TO {_sql_str(str(staging))} (FORMAT parquet, COMPRESSION zstd, "
+            "PARTITION_BY (effective_year_month), OVERWRITE_OR_IGNORE)",
+            {"targets": targets},
+        )
+        written = _swap_partitions(staging, run.silver_dir, targets)
+    counts = dict(con.execute("SELECT change_type, count(*) FROM changed GROUP BY 1").fetchall())
+    return {
+        "INSERT": int(counts.get("INSERT", 0)),
+        "UPDATE": int(counts.get("UPDATE", 0)),
+        "DELETE": int(gone_count),
+        "rejected": int(rejected),
+        "partitions": targets,
+        "files_written": written,
+    }
+
+
+def _silver_source(silver_dir: Path) -> str:
+    files = sorted(silver_dir.rglob("*.parquet")) if silver_dir.exists() else []
+    if not files:
+        # First load: an empty current silver with bronze's business columns.
+        return (
+            "SELECT * EXCLUDE (file_row_number, meta_ingest_timestamp, meta_run_id, "
+            "meta_source_file), ''::VARCHAR AS record_hash, NULL::TIMESTAMPTZ AS "
+            "record_effective_date, NULL::TIMESTAMPTZ AS record_end_date, false AS is_current, "
+            "''::VARCHAR AS change_type, ''::VARCHAR AS meta_run_id, ''::VARCHAR AS "
+            "effective_year_month FROM bronze WHERE false"
+        )
+    pattern = _sql_str(str(silver_dir / "*" / "*.parquet"))
+    return f"SELECT * FROM read_parquet({pattern}, hive_partitioning=true)"
+
+
+def _swap_partitions(staging: Path, silver_dir: Path, targets: list[str]) -> int:
+    """Move each rewritten partition from staging into place (old files removed)."""
+    import shutil
+
+    written = 0
+    for ym in targets:
+        source = staging / f"effective_year_month={ym}"
+        target = silver_dir / f"effective_year_month={ym}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+        written += len(list(target.glob("*.parquet")))
+    shutil.rmtree(staging, ignore_errors=True)
+    return written

@@ -2,9 +2,9 @@
 
 Rule: a time is the median of `repeat` runs after one untimed warm-up run, measured in this
 process with `time.perf_counter`. A peak RSS is measured on a fresh child process that runs
-the step once (`python -m bench.measure STEP PARAMS_JSON`), read from the kernel's own
-accounting of that child (`os.wait4` -> `ru_maxrss`), so nothing the parent imported or
-allocated before counts. No psutil.
+the step once (`python -m bench.measure STEP PARAMS_JSON`), read from the kernel's
+accounting of that child's own address space (`/proc/self/status` VmHWM, reported by the
+child when its step is done), so nothing the parent imported or allocated counts. No psutil.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def run_child(
         process.kill()
         process.communicate()
         raise RuntimeError(f"bench step {step} timed out after {timeout:.0f}s") from None
-    # communicate() has reaped the child; its rusage is in RUSAGE_CHILDREN only as a
-    # running maximum, so the child reports its own peak as well and we take that.
+    # The child reports its own peak (VmHWM); RUSAGE_CHILDREN would only give the running
+    # maximum over every child this process has waited for.
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(
@@ -108,7 +108,18 @@ def run_child(
 
 
 def own_peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (Linux reports kibibytes)."""
+    """Peak resident set size of this process so far.
+
+    `/proc/self/status` VmHWM belongs to this process's own address space. `ru_maxrss` is
+    not used where VmHWM exists: Linux carries the parent's high-water mark across
+    fork+exec into it, so a child of a 1 GB parent would report at least 1 GB.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 

@@ -37,7 +37,7 @@ def load_nsde(project_root: Path) -> Any:
 
 def step_idle(params: Params) -> Output:
     """Only the imports every data step makes: the fixed cost under every peak RSS."""
-    import pyarrow  # noqa: F401
+    import pyarrow
     import pyarrow.parquet  # noqa: F401
 
     return {}
