@@ -159,9 +159,11 @@ def test_header_only_source_fails_bronze_with_a_rule(
 def test_a_second_concurrent_run_is_refused(loaded: Project, target: TargetContext) -> None:
     names = loaded.warehouse.names.dataset("nsde")
     s3 = target.aws.client("s3")
-    with dataset_lock(s3, sup.BUCKET, names, "nsde-1", stale_seconds=3600):
-        with pytest.raises(LockedError, match="nsde-1 of nsde is in progress"):
-            sup.run(target, loaded, "nsde", 0)
+    with (
+        dataset_lock(s3, sup.BUCKET, names, "nsde-1", stale_seconds=3600),
+        pytest.raises(LockedError, match="nsde-1 of nsde is in progress"),
+    ):
+        sup.run(target, loaded, "nsde", 0)
     record = sup.run(target, loaded, "nsde", 0)  # released: the next run goes
     assert record["status"] == "succeeded"
 
