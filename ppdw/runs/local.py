@@ -215,7 +215,7 @@ def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> 
         manifest.finish_run(s3, bucket, names, request.run_id, "failed", f"fetch: {message}")
         raise
     doc = result.manifest
-    step = {
+    record: dict[str, Any] = {
         "status": result.status,
         "started_at": started,
         "finished_at": manifest.format_time(manifest.utc_now()),
@@ -223,8 +223,8 @@ def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> 
         "members": doc.get("members", []),
     }
     if result.status == "unchanged":
-        step["unchanged_since"] = doc.get("unchanged_since")
-    manifest.update_step(s3, bucket, names, request.run_id, "fetch", step)
+        record["unchanged_since"] = doc.get("unchanged_since")
+    manifest.update_step(s3, bucket, names, request.run_id, "fetch", record)
     if result.status == "unchanged":
         manifest.finish_run(s3, bucket, names, request.run_id, "unchanged")
     return str(result.status)

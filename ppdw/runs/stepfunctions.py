@@ -88,7 +88,9 @@ def apply_history(events: list[dict[str, Any]], progress: RunProgress) -> str | 
             progress.set(current, "succeeded", finished=_stamp(event))
             current = None
         elif kind.endswith("Failed") or kind.endswith("TimedOut"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next(
+                (v for k, v in event.items() if k.endswith("EventDetails")), {}
+            )
             failure = f"{details.get('error', kind)}: {details.get('cause', '')}".strip(": ")
             if current:
                 progress.set(current, "failed", failure, finished=_stamp(event))

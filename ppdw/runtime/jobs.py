@@ -193,8 +193,8 @@ def recorded_step(ctx: JobContext, step: str) -> Iterator[dict[str, Any]]:
         manifest.update_step(s3, bucket, names, run_id, step, data)
         manifest.finish_run(s3, bucket, names, run_id, "failed", f"{step}: {message}")
         raise
-    data = {"status": "succeeded", "finished_at": _now_text(), "stats": stats}
-    manifest.update_step(s3, bucket, names, run_id, step, data)
+    done: dict[str, Any] = {"status": "succeeded", "finished_at": _now_text(), "stats": stats}
+    manifest.update_step(s3, bucket, names, run_id, step, done)
 
 
 def _now_text() -> str:
