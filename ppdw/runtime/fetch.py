@@ -311,10 +311,43 @@ def lambda_handler(
     data = json.loads(find_dataset_json(caller).read_text(encoding="utf-8"))
     config = config_from_env(data)
     client = session.client if session is not None else objects.make_client
-    run_id = str(event["run_id"])
-    run_time = manifest.parse_time(str(event["run_time"]))
     force = _truthy(event.get("force", False))
     source = event.get("source") or None
+    result = run_fetch_step(
+        client,
+        config,
+        run_id=str(event["run_id"]),
+        run_time=manifest.parse_time(str(event["run_time"])),
+        source=source,
+        force=force,
+    )
+    return {
+        "status": result.status,
+        "run_id": result.run_id,
+        "run_time": result.run_time,
+        "force": "true" if force else "false",
+        "source": download.describe(source or config.source_url),
+        "members": result.members,
+        "bytes": result.manifest["bytes"],
+    }
+
+
+def run_fetch_step(
+    client: Callable[[str], Any],
+    config: FetchConfig,
+    *,
+    run_id: str,
+    run_time: datetime,
+    source: str | None = None,
+    force: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
+    """`fetch` plus the run record: started, fetch step recorded, finished if unchanged
+    or failed. What the Lambda does, and what an in-process runner calls.
+
+    `client(service)` returns a boto3 client (e.g. `AwsSession.client`).
+    """
     s3, names = client("s3"), config.names
     shown = download.describe(source or config.source_url)
     manifest.start_run(s3, config.bucket, names, run_id, run_time, source=shown)
@@ -329,20 +362,14 @@ def lambda_handler(
             force=force,
             secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
             ssm=client("ssm") if config.auth_kind == "ssm" else None,
+            progress=progress,
+            sleep=sleep,
         )
     except Exception as error:
         _record_failure(s3, config, run_id, started, error)
         raise
     _record_success(s3, config, result, started)
-    return {
-        "status": result.status,
-        "run_id": run_id,
-        "run_time": result.run_time,
-        "force": "true" if force else "false",
-        "source": shown,
-        "members": result.members,
-        "bytes": result.manifest["bytes"],
-    }
+    return result
 
 
 def _record_failure(
@@ -352,7 +379,9 @@ def _record_failure(
     step = {"status": "failed", "started_at": started, "error": message}
     step["finished_at"] = manifest.format_time(manifest.utc_now())
     manifest.update_step(s3, config.bucket, config.names, run_id, "fetch", step)
-    manifest.finish_run(s3, config.bucket, config.names, run_id, "failed", error=message)
+    manifest.finish_run(
+        s3, config.bucket, config.names, run_id, "failed", error=f"fetch: {message}"
+    )
 
 
 def _record_success(s3: Any, config: FetchConfig, result: FetchResult, started: str) -> None:
