@@ -182,12 +182,23 @@ def read_partition(ctx: JobContext, ym: str, prefix: str) -> pa.Table | None:
 
 
 def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
-    """The live versions (`is_current`) across every registered partition."""
+    """The live versions (`is_current`) across every registered partition.
+
+    Each file's `is_current` column is read first (ranged GETs); a file without a live
+    version (an old month whose versions were all closed) is never read further.
+    """
     parts: list[pa.Table] = []
     for ym, prefix in sorted(locations.items()):
-        table = read_partition(ctx, ym, prefix)
-        if table is not None:
-            parts.append(table.filter(pc.equal(table[IS_CURRENT], True)))
+        for key in storage.parquet_keys(ctx.s3, ctx.bucket, prefix):
+            parquet = storage.open_parquet(ctx.s3, ctx.bucket, key)
+            flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
+            if not pc.any(flags).as_py():
+                continue
+            table = parquet.read()
+            table = table.filter(pc.equal(table[IS_CURRENT], True))
+            if SILVER_KEY in table.schema.names:
+                table = table.drop_columns([SILVER_KEY])
+            parts.append(table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows)))
     if not parts:
         return None
     return pa.concat_tables(parts, promote_options="default")

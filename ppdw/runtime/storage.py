@@ -9,12 +9,14 @@ need: the footer for row counts, single columns through ranged GETs.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ppdw.aws import objects
 
 PARQUET_SUFFIX = ".parquet"
 PART_FILE = "part-00000.parquet"
@@ -48,29 +50,9 @@ def write_parquet(s3: Any, bucket: str, key: str, table: pa.Table) -> Written:
     return Written(key=key, rows=table.num_rows, bytes=len(body))
 
 
-def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(item["Key"] for item in page.get("Contents", []))
-    return keys
-
-
-def delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> int:
-    """Delete keys (1000 per call); every per-key error raises, none is ignored."""
-    pending = list(keys)
-    for start in range(0, len(pending), 1000):
-        chunk = pending[start : start + 1000]
-        response = s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
-        )
-        errors = response.get("Errors", [])
-        if errors:
-            first = errors[0]
-            raise OSError(
-                f"could not delete s3://{bucket}/{first.get('Key')}: "
-                f"{first.get('Code')} {first.get('Message')}"
-            )
-    return len(pending)
+#: Listing and deleting are the shared object helpers (batched, errors raised).
+list_keys = objects.list_keys
+delete_keys = objects.delete_keys
 
 
 def parquet_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
