@@ -1,0 +1,36 @@
+"""Run progress: plain lines when stderr is not a terminal, with durations."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ppdw.runs.progress import RunProgress, format_duration
+
+
+def test_plain_lines_with_durations() -> None:
+    buffer = io.StringIO()
+    now = [0.0]
+    console = Console(file=buffer, width=120, force_terminal=False)
+    with RunProgress("run r1 of nsde", console=console, clock=lambda: now[0]) as progress:
+        progress.start("fetch")
+        now[0] = 1.5
+        progress.done("fetch")
+        progress.start("bronze")
+        now[0] = 75.0
+        progress.fail("bronze", "empty_source: no data rows")
+    assert buffer.getvalue().splitlines() == [
+        "run r1 of nsde",
+        "fetch: running",
+        "fetch: succeeded  1.5s",
+        "bronze: running",
+        "bronze: failed  1m13s  empty_source: no data rows",
+    ]
+    assert progress.steps["silver"].state == "pending"
+
+
+def test_format_duration() -> None:
+    assert format_duration(None) == ""
+    assert format_duration(0.25) == "0.2s"
+    assert format_duration(3600) == "60m00s"
