@@ -31,7 +31,12 @@ def validate(ctx: typer.Context) -> None:
     """
     project = context.load_project(ctx, strict=True)
     names = ", ".join(sorted(project.datasets)) or "no datasets"
-    render.info(f"config/warehouse.json and {len(project.datasets)} dataset(s) valid: {names}")
+    _info(f"config/warehouse.json and {len(project.datasets)} dataset(s) valid: {names}")
+
+
+def _info(message: str) -> None:
+    """One message line on stderr, never wrapped (people grep logs for these)."""
+    render.err().print(message, soft_wrap=True)
 
 
 def _plane(project: Project, target: TargetContext) -> ControlPlane:
@@ -41,7 +46,7 @@ def _plane(project: Project, target: TargetContext) -> ControlPlane:
 
 
 def _report(action: Action) -> None:
-    render.info(f"{action.message}")
+    _info(f"{action.message}")
 
 
 def _show(actions: list[Action], title: str, as_json: bool, target: str) -> int:
@@ -51,19 +56,21 @@ def _show(actions: list[Action], title: str, as_json: bool, target: str) -> int:
         render.print_json(
             {"target": target, "changes": changes, "actions": [a.to_json() for a in actions]}
         )
-    elif changes:
-        render.plan_table(actions, title)
-        render.info(f"{changes} change(s) planned on target {target}")
     else:
-        if any(a.message.endswith("left alone") for a in actions):
+        for action in actions:
+            if action.kind == "noop" and action.message.endswith("left alone"):
+                _info(action.message)
+        if changes:
             render.plan_table(actions, title)
-        render.info(f"no changes on target {target}")
+            _info(f"{changes} change(s) planned on target {target}")
+        else:
+            _info(f"no changes on target {target}")
     return changes
 
 
 def _apply(plane: ControlPlane, actions: list[Action], target: str) -> None:
     applied = plane.apply(actions, _report)
-    render.info(f"{applied} change(s) applied on target {target}" if applied else "no changes")
+    _info(f"{applied} change(s) applied on target {target}" if applied else "no changes")
 
 
 def bootstrap_core(ctx: typer.Context, dry_run: DryRun = False) -> None:
@@ -177,7 +184,7 @@ def destroy(
             project.dataset(dataset)
             actions = plane.plan_destroy_dataset(dataset, delete_data)
         if not delete_data:
-            render.info(
+            _info(
                 "data is kept (S3 objects, Glue tables"
                 + (", bucket, databases" if core else "")
                 + "); --delete-data removes it"
@@ -221,9 +228,7 @@ def add_dataset(
         columns=_split(columns),
     )
     folder = scaffold(project.root, spec)
-    render.info(
-        f"created {folder.relative_to(project.root)}/ (edit config/dataset.json, add a sample)"
-    )
+    _info(f"created {folder.relative_to(project.root)}/ (edit config/dataset.json, add a sample)")
     if deploy_now:
         fresh = context.load_project(ctx)
         with context.open_target(ctx, fresh) as target:

@@ -44,12 +44,11 @@ def plan_table(actions: list[Any], title: str) -> None:
     for column in ("action", "type", "name", "field", "old", "new"):
         table.add_column(column, overflow="fold")
     for action in actions:
-        if action.kind == "noop" and not action.message.endswith("left alone"):
+        if action.kind == "noop":
             continue
         kind = action.resource_type.replace("_", " ")
         if not action.changes:
-            note = action.message if action.kind == "noop" else ""
-            table.add_row(action.kind, kind, action.name, note, "", "")
+            table.add_row(action.kind, kind, action.name, "", "", "")
         for change in action.changes:
             table.add_row(
                 action.kind, kind, action.name, change.field, _short(change.old), _short(change.new)
