@@ -94,7 +94,9 @@ def test_plan_shows_exactly_a_dataset_override(deployed: Path) -> None:
     edit_json(deployed / "fda/nsde/config/dataset.json", "schedule", "enabled", value=True)
     code, out, err = invoke(deployed, "plan", "nsde")
     assert code == 2, err
-    assert "State" in out and "DISABLED" in out and "ENABLED" in out
+    assert "State" in out
+    assert "DISABLED" in out
+    assert "ENABLED" in out
     # dataset.json itself is uploaded and bundled: those change too, nothing else.
     code, out, _ = invoke(deployed, "plan", "nsde", "--json")
     changed = {a["name"] for a in json.loads(out)["actions"] if a["kind"] != "noop"}
