@@ -165,6 +165,15 @@ class DatasetNames:
     def silver_partition_prefix(self, ym: str) -> str:
         return f"{self.layer_prefix('silver')}effective_year_month={ym}/"
 
+    def silver_version_prefix(self, ym: str, run_id: str) -> str:
+        """The folder one run writes a silver partition to; the Glue partition points here.
+
+        Named by the run id alone (no `key=value`, no leading `_` or `.`) so readers that
+        discover hive partitions under the table folder see no extra partition column and
+        skip nothing.
+        """
+        return f"{self.silver_partition_prefix(ym)}{run_id}/"
+
     def rejects_prefix(self, run_id: str) -> str:
         return f"silver/_rejects/{self.dataset}/run_id={run_id}/"
 

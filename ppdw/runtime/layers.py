@@ -3,7 +3,7 @@
 Rules (data.md): bronze writes one deterministic file per run partition (a re-run
 replaces it). Silver reads the current silver only through the Glue partitions' locations
 (the registered version folders, never a raw listing), writes each rewritten partition to
-a new folder `v={run_id}/`, points the Glue partition at it, and only then deletes the
+a new folder named after the run (`DatasetNames.silver_version_prefix`), points the Glue partition at it, and only then deletes the
 previous folder: readers never see a half-written partition, a kill at any point leaves
 the previous silver intact, and the next attempt of the run completes it.
 """
@@ -31,7 +31,7 @@ SILVER_KEY = EFFECTIVE_YEAR_MONTH
 
 
 def version_folder(ctx: JobContext, ym: str) -> str:
-    return f"{ctx.names.silver_partition_prefix(ym)}v={ctx.args.run_id}/"
+    return ctx.names.silver_version_prefix(ym, ctx.args.run_id)
 
 
 # ------------------------------------------------------------------------------- bronze
@@ -227,7 +227,7 @@ def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[
     if last is not None and last.get("run_id") == ctx.args.run_id:
         return {**_recorded_silver(ctx), "noop": True}
     locations = silver_locations(ctx)
-    marker = f"/v={ctx.args.run_id}/"
+    marker = f"/{ctx.args.run_id}/"
     if any(marker in prefix for prefix in locations.values()):
         # An attempt of this run was killed after pointing partitions at its folders:
         # finish what it started instead of merging the run twice.
