@@ -1,0 +1,144 @@
+"""IAM documents statement by statement: least privilege, exact trust, AWS limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ppdw.config.loader import load_project
+from ppdw.deploy.policies import (
+    JUSTIFIED_WILDCARD_SIDS,
+    RoleDocuments,
+    check_role,
+    role_documents,
+    statement_problems,
+    trust_problems,
+)
+from ppdw.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+BUCKET_ARN = f"arn:aws:s3:::pp-dw-{ACCOUNT}"
+
+
+@pytest.fixture(scope="module")
+def roles() -> dict[str, RoleDocuments]:
+    warehouse = load_project(REPO).warehouse
+    return {r.name: r for r in role_documents(warehouse, ACCOUNT, "us-east-1")}
+
+
+def statements(role: RoleDocuments) -> list[dict[str, object]]:
+    return [s for doc in role.policies.values() for s in doc["Statement"]]
+
+
+def as_list(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def test_four_roles_each_trusting_exactly_its_service(roles: dict[str, RoleDocuments]) -> None:
+    expected = {
+        "pp-dw-glue-role": "glue.amazonaws.com",
+        "pp-dw-lambda-role": "lambda.amazonaws.com",
+        "pp-dw-states-role": "states.amazonaws.com",
+        "pp-dw-events-role": "events.amazonaws.com",
+    }
+    assert set(roles) == set(expected)
+    for name, service in expected.items():
+        (statement,) = roles[name].trust["Statement"]
+        assert statement["Principal"] == {"Service": service}
+        assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_no_wildcard_action_anywhere(roles: dict[str, RoleDocuments]) -> None:
+    for role in roles.values():
+        for statement in statements(role):
+            for action in as_list(statement["Action"]):
+                assert action != "*"
+                assert not action.endswith(":*"), (role.name, action)
+
+
+def test_star_resource_only_where_justified(roles: dict[str, RoleDocuments]) -> None:
+    for role in roles.values():
+        for statement in statements(role):
+            if "*" in as_list(statement["Resource"]):
+                assert statement["Sid"] in JUSTIFIED_WILDCARD_SIDS
+                assert statement["Condition"]  # narrowed anyway
+
+
+def test_every_resource_is_the_warehouse_own(roles: dict[str, RoleDocuments]) -> None:
+    allowed_prefixes = (
+        BUCKET_ARN,
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:catalog",
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:database/pp_dw_",
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:table/pp_dw_",
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:crawler/pp-dw-",
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/pp-dw-",
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/",
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/pp-dw-raw-fetch-",
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:pp-dw-raw-fetch-",
+        f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:pp-dw-pipeline-",
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:pp-dw/",
+        f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/pp-dw/",
+    )
+    for role in roles.values():
+        for statement in statements(role):
+            for resource in as_list(statement["Resource"]):
+                assert resource == "*" or resource.startswith(allowed_prefixes), resource
+
+
+def test_lambda_writes_only_raw(roles: dict[str, RoleDocuments]) -> None:
+    writes = [
+        r
+        for s in statements(roles["pp-dw-lambda-role"])
+        if "s3:PutObject" in as_list(s["Action"])
+        for r in as_list(s["Resource"])
+    ]
+    assert writes == [f"{BUCKET_ARN}/raw/*"]
+
+
+def test_events_role_only_starts_pipelines(roles: dict[str, RoleDocuments]) -> None:
+    (statement,) = statements(roles["pp-dw-events-role"])
+    assert statement["Action"] == "states:StartExecution"
+    assert statement["Resource"] == (
+        f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:pp-dw-pipeline-*"
+    )
+
+
+def test_checks_catch_what_moto_would_accept() -> None:
+    bad = {"Statement": [{"Sid": "x", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    assert statement_problems(bad) == [
+        "statement x: wildcard action '*'",
+        "statement x: Resource '*' without justification",
+    ]
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": ["glue.amazonaws.com", "ec2.amazonaws.com"]},
+            }
+        ]
+    }
+    assert trust_problems(trust, "glue")
+    role = RoleDocuments(
+        "r",
+        "glue",
+        "d",
+        trust,
+        {
+            "big": {
+                "Statement": [
+                    {
+                        "Sid": "s",
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "a" * 11_000,
+                    }
+                ]
+            }
+        },
+    )
+    with pytest.raises(ConfigError, match="inline policies total") as caught:
+        check_role(role)
+    assert "trust principal must be exactly glue.amazonaws.com" in caught.value.message
