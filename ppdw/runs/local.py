@@ -180,53 +180,17 @@ def fetch_config(target: TargetContext, project: Project, dataset: str) -> Any:
 
 
 def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> str:
-    """Fetch into raw and record the step; returns "fetched" or "unchanged"."""
-    from ppdw.runtime import download
-    from ppdw.runtime.fetch import fetch
-    from ppdw.runtime.redact import redact_text
+    """Fetch into raw with the Lambda's own step code; returns "fetched" or "unchanged"."""
+    from ppdw.runtime.fetch import run_fetch_step
 
-    config = fetch_config(target, project, request.dataset)
-    s3, bucket, names = target.aws.client("s3"), config.bucket, config.names
-    shown = download.describe(request.source or config.source_url)
-    manifest.start_run(s3, bucket, names, request.run_id, request.run_time, source=shown)
-    started = manifest.format_time(manifest.utc_now())
-    try:
-        result = fetch(
-            s3,
-            config,
-            run_id=request.run_id,
-            run_time=request.run_time,
-            source=request.source,
-            force=request.force,
-            secrets=target.aws.client("secretsmanager")
-            if config.auth_kind == "secretsmanager"
-            else None,
-            ssm=target.aws.client("ssm") if config.auth_kind == "ssm" else None,
-        )
-    except BaseException as error:
-        message = error.message if isinstance(error, PpdwError) else redact_text(str(error))
-        step = {
-            "status": "failed",
-            "started_at": started,
-            "error": message,
-            "finished_at": manifest.format_time(manifest.utc_now()),
-        }
-        manifest.update_step(s3, bucket, names, request.run_id, "fetch", step)
-        manifest.finish_run(s3, bucket, names, request.run_id, "failed", f"fetch: {message}")
-        raise
-    doc = result.manifest
-    record: dict[str, Any] = {
-        "status": result.status,
-        "started_at": started,
-        "finished_at": manifest.format_time(manifest.utc_now()),
-        **{k: doc.get(k) for k in ("source", "file", "bytes", "sha256", "etag", "last_modified")},
-        "members": doc.get("members", []),
-    }
-    if result.status == "unchanged":
-        record["unchanged_since"] = doc.get("unchanged_since")
-    manifest.update_step(s3, bucket, names, request.run_id, "fetch", record)
-    if result.status == "unchanged":
-        manifest.finish_run(s3, bucket, names, request.run_id, "unchanged")
+    result = run_fetch_step(
+        target.aws.client,
+        fetch_config(target, project, request.dataset),
+        run_id=request.run_id,
+        run_time=request.run_time,
+        source=request.source,
+        force=request.force,
+    )
     return str(result.status)
 
 
