@@ -43,7 +43,7 @@ US = "\x1f"  # between a column's name and its value
 RS = "\x1e"  # between fields
 ESC = "\x1b"
 _ESCAPES = ((ESC, ESC + "0"), (RS, ESC + "1"), (US, ESC + "2"))
-_NEEDS_ESCAPE = "[\x1b\x1e\x1f]"
+_SEPARATORS = (ESC, RS, US)
 HASH_LENGTH = 32
 _SLICE = 1 << 24
 #: Types whose Arrow cast to string already is the documented canonical form.
@@ -74,11 +74,25 @@ def render(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _escape(text: pa.ChunkedArray) -> pa.ChunkedArray:
-    if not pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+    if not _may_hold_separators(text):
         return text
     for plain, escaped in _ESCAPES:
         text = pc.replace_substring(text, plain, escaped)
     return text
+
+
+def _may_hold_separators(text: pa.ChunkedArray) -> bool:
+    """True when a value may hold ESC, RS or US: a byte scan of the data buffers (memchr
+    speed; a sliced array's buffer may hold more than its values, which only costs an
+    unneeded escape pass)."""
+    for chunk in text.chunks:
+        data = chunk.buffers()[2]
+        if data is None:
+            continue
+        raw = memoryview(data).tobytes()
+        if any(char.encode() in raw for char in _SEPARATORS):
+            return True
+    return False
 
 
 def canonical_text(table: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
@@ -86,18 +100,27 @@ def canonical_text(table: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
     meta = [name for name in tracked if is_meta(name)]
     if meta:
         raise ValueError(f"meta columns are never part of record_hash: {meta}")
-    fields = []
-    for name in sorted(set(tracked)):
-        value = render(table.column(name))
-        # `name US value RS`, or "" when the value is null (the field is left out).
-        field = pc.binary_join_element_wise(pa.scalar(name + US), value, pa.scalar(RS), "")
-        fields.append(pc.fill_null(field, ""))
-    if not fields:
+    # One chunk per column: the element-wise kernels below are much faster on one chunk.
+    columns = table.select(sorted(set(tracked))).combine_chunks()
+    if columns.num_columns == 0:
         return pa.chunked_array([pa.repeat(pa.scalar(""), table.num_rows)])
-    joined = fields[0] if len(fields) == 1 else pc.binary_join_element_wise(*fields, "")
-    # Values are escaped, so the only raw RS at the end is the last field's terminator.
+    pieces: list[pa.Array | pa.Scalar] = []
+    for name in columns.column_names:
+        value = render(columns.column(name))
+        # Each field is `RS name US value`; a null value leaves the whole field out.
+        prefix = pa.scalar(RS + name + US)
+        if value.null_count:
+            pieces += [
+                pc.if_else(pc.is_valid(value), prefix, pa.scalar("")),
+                pc.fill_null(value, ""),
+            ]
+        else:
+            pieces += [prefix, value]
+    # One element-wise join of all pieces (measured ~2x faster than joining per field).
+    # Values are escaped, so the RS that starts the text is the only raw RS to strip.
     # (null_handling="skip" would be simpler but pyarrow 26 drops all-null rows with it.)
-    return pc.utf8_rtrim(joined, characters=RS)
+    joined = pc.binary_join_element_wise(*pieces, "")
+    return pc.utf8_ltrim(joined, characters=RS)
 
 
 def md5_hex(text: pa.Array | pa.ChunkedArray) -> pa.Array:
