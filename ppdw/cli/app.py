@@ -69,11 +69,22 @@ def root(
     ctx: typer.Context,
     target: Annotated[
         str | None,
-        typer.Option("--target", "-t", envvar="PPDW_TARGET", help="Target name (local, aws, ...)."),
+        typer.Option(
+            "--target",
+            "-t",
+            envvar="PPDW_TARGET",
+            metavar="NAME",
+            help="Target: local, aws, or one declared in config/warehouse.json.",
+        ),
     ] = None,
     project: Annotated[
         str | None,
-        typer.Option("--project", envvar="PPDW_PROJECT", help="Project folder."),
+        typer.Option(
+            "--project",
+            envvar="PPDW_PROJECT",
+            metavar="DIR",
+            help="Project folder (default: nearest folder upward with config/warehouse.json).",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show details.")] = False,
 ) -> None:
