@@ -20,7 +20,7 @@ from typing import Any, cast
 from ppdw.aws import objects
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.config.models import Dataset
-from ppdw.errors import ConfigError, PpdwError
+from ppdw.errors import ConfigError, DataQualityError, PpdwError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import manifest
 from ppdw.runtime.catalog import Sleep, TableCreation
@@ -244,6 +244,19 @@ def run_silver_job(
 
     ctx = build_context(argv, aws=aws, sleep=sleep)
     with recorded_step(ctx, "silver") as stats:
-        stats.update(write_silver(ctx, hooks or {}))
+        try:
+            stats.update(write_silver(ctx, hooks or {}))
+        except DataQualityError as exc:
+            raise naming_source(ctx, exc) from exc
     manifest.finish_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "succeeded")
     return stats
+
+
+def naming_source(ctx: JobContext, error: DataQualityError) -> DataQualityError:
+    """Silver's rules judge the whole snapshot: say which source file it came from."""
+    raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
+    files = [str(m["name"]) for m in raw.get("members") or [] if m.get("name")]
+    if not files or any(name in error.message for name in files):
+        return error
+    detail = error.message.removeprefix(f"{error.rule}: ")
+    return DataQualityError(error.rule, f"{', '.join(files)}: {detail}", error.hint)

@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 from ppdw.cli.app import app
 from ppdw.config.loader import load_project
 from tests.data.bad import make_bad
+from tests.functional.pipeline_support import aws_target, make_core
 
 #: moto's default account.
 ACCOUNT = "123456789012"
@@ -68,6 +69,12 @@ class Warehouse:
         return result
 
     def boot(self, *datasets: str) -> None:
+        """`bootstrap-core` + `deploy DATASET...` when the CLI has them, else the minimal
+        core the local runner needs (bucket, databases, uploaded dataset.json)."""
+        probe = self.cli("bootstrap-core", "--help")
+        if probe.exit_code != 0:
+            make_core(aws_target(), load_project(self.root), list(datasets))
+            return
         for args in (("bootstrap-core",), ("deploy", *datasets)):
             result = self.cli(*args)
             assert result.exit_code == 0, describe(result)
@@ -171,6 +178,15 @@ def describe(result: Result) -> str:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         text += f"\nexception: {result.exception!r}"
     return text
+
+
+def error_text(result: Result) -> str:
+    """The `Error: ...` line (and the hint after it) a failed command printed on stderr."""
+    lines = result.stderr.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Error: ")]
+    assert starts, f"no 'Error: ' line on stderr\n{describe(result)}"
+    assert "Traceback" not in result.stderr, describe(result)
+    return "\n".join(lines[starts[0] :])
 
 
 def assert_mentions(message: str, groups: tuple[tuple[str, ...], ...]) -> None:

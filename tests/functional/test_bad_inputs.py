@@ -30,6 +30,7 @@ from tests.functional._reliability import (
     assert_mentions,
     base_source,
     describe,
+    error_text,
     find_values,
     next_source,
     set_silver_options,
@@ -74,7 +75,9 @@ def _check_cp1252(wh: Warehouse) -> None:
 
 
 def _check_huge_field(wh: Warehouse) -> None:
-    assert wh.current("nsde")[_ndc11(3)]["proprietary_name"] == "X" * (10 * 1024 * 1024)
+    value = wh.current("nsde")[_ndc11(3)]["proprietary_name"]
+    assert len(value) == 10 * 1024 * 1024
+    assert value == make_bad.huge_value()
     assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}
 
 
@@ -173,9 +176,7 @@ def test_bad_input(case: Case, project: Path, corpus: dict[str, Path], tmp_path:
     if case.expect.outcome == "ok":
         CHECKS[case.name](wh)
         return
-    assert "Traceback" not in result.stderr, describe(result)
-    assert result.stderr.startswith("Error: "), describe(result)
-    assert_mentions(result.stderr, case.expect.mentions)
+    assert_mentions(error_text(result), case.expect.mentions)
     assert wh.silver_snapshot(case.dataset) == before, "a failed run changed silver"
     status = wh.status(case.dataset)
     assert status["last_run"]["run_id"] == BAD_RUN_ID, status

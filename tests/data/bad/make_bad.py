@@ -11,8 +11,10 @@ Usage: `python tests/data/bad/make_bad.py OUT_DIR [--small-only]`.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import random
 import sys
 import zipfile
 from collections.abc import Callable
@@ -284,9 +286,15 @@ def _truncated_zip() -> bytes:
     return whole[: len(whole) // 2]
 
 
+def huge_value() -> str:
+    """10 MB of random base64 letters: an ordinary archive (10 MB of one letter would
+    compress like a zip bomb and be refused by the archive checks instead)."""
+    return base64.b64encode(random.Random(6).randbytes(10 * 1024 * 1024 * 3 // 4)).decode()
+
+
 def _huge_field() -> bytes:
     rows = nsde_rows()
-    rows[2][2] = "X" * (10 * 1024 * 1024)
+    rows[2][2] = huge_value()
     return nsde_zip(nsde_bytes(rows))
 
 
