@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ppdw.aws._common import aws_action, is_code
 from ppdw.aws.session import AwsSession
+from ppdw.errors import AwsError
 
 _NOT_FOUND = ("EntityNotFoundException",)
+
+
+class UpdateNotSupportedError(AwsError):
+    """An AWS-compatible endpoint (moto server) does not implement an update call."""
 
 
 class Glue:
@@ -111,10 +117,35 @@ class Glue:
         with aws_action(f"create job {definition['Name']}"):
             self._c.create_job(**definition, Tags=tags)
 
+    def _updater(self) -> Any:
+        """The client for update calls: on a custom endpoint, one attempt, no retries.
+
+        moto answers update_job / update_crawler with HTTP 500 (not implemented); retrying
+        that ten times would only delay the fallback.
+        """
+        if not self._aws.endpoint_url:
+            return self._c
+        config = self._aws.config.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+        return self._aws.session.client("glue", endpoint_url=self._aws.endpoint_url, config=config)
+
+    def _update(self, action: str, call: str, **kwargs: Any) -> None:
+        try:
+            getattr(self._updater(), call)(**kwargs)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if self._aws.endpoint_url and status == 500:
+                raise UpdateNotSupportedError(f"{action}: not supported by the endpoint") from exc
+            with aws_action(action):
+                raise
+
     def update_job(self, definition: dict[str, Any]) -> None:
         update = {k: v for k, v in definition.items() if k != "Name"}
-        with aws_action(f"update job {definition['Name']}"):
-            self._c.update_job(JobName=definition["Name"], JobUpdate=update)
+        self._update(
+            f"update job {definition['Name']}",
+            "update_job",
+            JobName=definition["Name"],
+            JobUpdate=update,
+        )
 
     def delete_job(self, name: str) -> None:
         with aws_action(f"delete job {name}"):
@@ -130,8 +161,7 @@ class Glue:
             self._c.create_crawler(**definition, Tags=tags)
 
     def update_crawler(self, definition: dict[str, Any]) -> None:
-        with aws_action(f"update crawler {definition['Name']}"):
-            self._c.update_crawler(**definition)
+        self._update(f"update crawler {definition['Name']}", "update_crawler", **definition)
 
     def delete_crawler(self, name: str) -> None:
         with aws_action(f"delete crawler {name}"):

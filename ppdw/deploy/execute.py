@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ppdw.aws.glue import UpdateNotSupportedError
 from ppdw.aws.session import AwsSession
 from ppdw.deploy.desired import ResourceSpec
 from ppdw.deploy.plan import Action, TargetKind
@@ -40,10 +41,15 @@ class Executor:
         self.bucket = bucket
         self.region = region
         self.target_kind = target_kind
+        self._report: Callable[[str], None] = lambda message: None
+
+    def _notice(self, message: str) -> None:
+        self._report(message)
 
     def apply(self, actions: Iterable[Action], report: Callable[[Action], None]) -> int:
         """Apply every non-noop action in order; return how many were applied."""
         applied = 0
+        self._report = lambda message: report(Action("noop", "job", "", message))
         for action in actions:
             if action.kind == "noop":
                 continue
@@ -173,7 +179,13 @@ class Executor:
             self._create_job(spec, action)
             return
         if _untagged_changes(action):
-            glue.update_job(spec.payload["definition"])
+            try:
+                glue.update_job(spec.payload["definition"])
+            except UpdateNotSupportedError:
+                self._notice(f"{spec.name}: the endpoint cannot update jobs; delete + create")
+                glue.delete_job(spec.name)
+                self._create_job(spec, action)
+                return
         if _touched(action, "tags."):
             glue.tag("job", spec.name, dict(spec.tags))
 
@@ -190,7 +202,13 @@ class Executor:
             definition = dict(spec.payload["definition"])
             if _touched(action, "Schedule"):
                 definition["Schedule"] = ""  # an empty schedule removes it
-            glue.update_crawler(definition)
+            try:
+                glue.update_crawler(definition)
+            except UpdateNotSupportedError:
+                self._notice(f"{spec.name}: the endpoint cannot update crawlers; delete + create")
+                glue.delete_crawler(spec.name)
+                self._create_crawler(spec, action)
+                return
         if _touched(action, "tags."):
             glue.tag("crawler", spec.name, dict(spec.tags))
 

@@ -192,3 +192,21 @@ def test_lambda_create_retries_while_the_role_is_not_assumable(aws: AwsSession) 
         fn.create_function(config, b"zip", {})
         stub.assert_no_pending_responses()
     assert sleeps == [2.0]
+
+
+def test_endpoint_without_update_job_falls_back_to_replace(moto_aws: None) -> None:
+    aws = AwsSession(session=boto3.Session(region_name="us-east-1"), endpoint_url="http://moto")
+    spec = _job_spec()
+    glue = Glue(aws, ACCOUNT, "us-east-1")
+    updater: Any = aws.client("glue")
+    glue._updater = lambda: updater  # type: ignore[method-assign]
+    messages: list[str] = []
+    with Stubber(updater) as stub:
+        stub.add_client_error("update_job", "InternalError", "not implemented", 500)
+        stub.add_response("delete_job", {"JobName": spec.name}, {"JobName": spec.name})
+        stub.add_response("create_job", {"Name": spec.name})
+        executor = Executor(aws, ACCOUNT, "us-east-1", "b", "aws")
+        executor.state.glue = glue
+        executor.apply([_update(spec, replace=False)], lambda a: messages.append(a.message))
+        stub.assert_no_pending_responses()
+    assert "pp-dw-bronze-nsde: the endpoint cannot update jobs; delete + create" in messages
