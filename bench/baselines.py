@@ -213,9 +213,12 @@ def duckdb_silver(run: SilverRun) -> dict[str, Any]:
 
 
 def _duckdb_silver(con: Any, run: SilverRun) -> dict[str, Any]:
+    # Written the way a careful DuckDB user would: parquet read through views (parallel
+    # scans, projection pushdown), hash joins only, and the MD5 computed only for the rows
+    # that are new or whose tracked values differ (equal values <=> equal canonical text).
     bronze = _sql_str(str(run.bronze))
     con.execute(
-        f"CREATE TEMP TABLE bronze AS SELECT * FROM read_parquet({bronze}, file_row_number=true)"
+        f"CREATE TEMP VIEW bronze AS SELECT * FROM read_parquet({bronze}, file_row_number=true)"
     )
     schema = con.execute("DESCRIBE bronze").fetchall()
     business = [
@@ -230,70 +233,72 @@ def _duckdb_silver(con: Any, run: SilverRun) -> dict[str, Any]:
     ym = _sql_str(run.run_time.strftime("%Y-%m"))
     rid = _sql_str(run.run_id)
     valid = " AND ".join(f"{_ident(k)} IS NOT NULL AND {_ident(k)} <> ''" for k in run.keys)
-    # Rejects (null or empty key), then keep_last: the last row of each key in file order.
+    key_eq = " AND ".join(f"s.{_ident(k)} = c.{_ident(k)}" for k in run.keys)
+    first_key = _ident(run.keys[0])
+    differs = " OR ".join(f"s.{_ident(n)} IS DISTINCT FROM c.{_ident(n)}" for n, _ in tracked)
+    # Rule 1: rejects (null or empty key); rule 2 keep_last: the last row of a key in file order.
     rejected = con.execute(f"SELECT count(*) FROM bronze WHERE NOT ({valid})").fetchone()[0]
     con.execute(
-        f"CREATE TEMP TABLE snap AS SELECT {cols}, {_record_hash_sql(tracked)} AS record_hash "
-        f"FROM bronze WHERE {valid} "
+        f"CREATE TEMP TABLE snap AS SELECT {cols} FROM bronze WHERE {valid} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY file_row_number DESC) = 1"
     )
-    con.execute(f"CREATE TEMP TABLE cur AS {_silver_source(run.silver_dir)}")
-    key_eq = " AND ".join(f"s.{_ident(k)} = c.{_ident(k)}" for k in run.keys)
-    con.execute("CREATE TEMP TABLE live AS SELECT * FROM cur WHERE is_current")
+    con.execute(f"CREATE TEMP VIEW cur AS {_silver_source(run.silver_dir)}")
     con.execute(
-        "CREATE TEMP TABLE changed AS SELECT s.*, "
-        "CASE WHEN c.record_hash IS NULL THEN 'INSERT' ELSE 'UPDATE' END AS change_type "
+        f"CREATE TEMP TABLE live AS SELECT {cols}, record_hash, effective_year_month "
+        "FROM cur WHERE is_current"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE changed AS SELECT s.*, CASE WHEN c.{first_key} IS NULL "
+        "THEN 'INSERT' ELSE 'UPDATE' END AS change_type "
         f"FROM snap s LEFT JOIN live c ON {key_eq} "
-        "WHERE c.record_hash IS NULL OR c.record_hash <> s.record_hash"
+        f"WHERE c.{first_key} IS NULL OR {differs or 'false'}"
     )
-    tombstone = run.deletes == "tombstone"
-    con.execute(
-        f"CREATE TEMP TABLE gone AS SELECT c.* FROM live c "
-        f"WHERE {'true' if tombstone else 'false'} AND NOT EXISTS "
-        f"(SELECT 1 FROM snap s WHERE {key_eq})"
-    )
+    if run.deletes == "tombstone":
+        con.execute(
+            f"CREATE TEMP TABLE gone AS SELECT c.* FROM live c ANTI JOIN snap s ON {key_eq}"
+        )
+    else:
+        con.execute("CREATE TEMP TABLE gone AS SELECT * FROM live WHERE false")
     live_count = con.execute("SELECT count(*) FROM live").fetchone()[0]
     gone_count = con.execute("SELECT count(*) FROM gone").fetchone()[0]
     if live_count and gone_count / live_count > run.max_delete_ratio:
         raise RuntimeError(f"delete guard: {gone_count} of {live_count} current keys")
-    # Versions this run closes: updated keys and deleted keys.
+    # Versions this run closes (updated and deleted keys), with the partition they sit in.
     con.execute(
-        "CREATE TEMP TABLE closing AS "
-        f"SELECT {keys} FROM changed WHERE change_type = 'UPDATE' "
-        f"UNION ALL SELECT {keys} FROM gone"
+        f"CREATE TEMP TABLE closing AS SELECT c.{keys.replace(', ', ', c.')}, "
+        "c.effective_year_month FROM live c "
+        f"SEMI JOIN (SELECT {keys} FROM changed WHERE change_type = 'UPDATE' "
+        f"UNION ALL SELECT {keys} FROM gone) s ON {key_eq}"
     )
     targets = [
         str(r[0])
         for r in con.execute(
-            "SELECT DISTINCT c.effective_year_month FROM live c "
-            f"JOIN closing s ON {key_eq} "
+            "SELECT DISTINCT effective_year_month FROM closing "
             f"UNION SELECT {ym} WHERE (SELECT count(*) FROM changed) + "
             "(SELECT count(*) FROM gone) > 0 ORDER BY 1"
         ).fetchall()
     ]
-    meta = f"{stamp} AS record_effective_date, {_OPEN_END} AS record_end_date, true AS is_current"
     out_cols = f"{cols}, record_hash, record_effective_date, record_end_date, is_current, "
     out_cols += "change_type, meta_run_id, effective_year_month"
     new_rows = (
-        f"SELECT {cols}, record_hash, {meta}, change_type, {rid} AS meta_run_id, "
-        f"{ym} AS effective_year_month FROM changed "
+        f"SELECT {cols}, {_record_hash_sql(tracked)} AS record_hash, {stamp}, {_OPEN_END}, "
+        f"true, change_type, {rid}, {ym} FROM changed "
         f"UNION ALL SELECT {cols}, record_hash, {stamp}, {stamp}, false, 'DELETE', {rid}, {ym} "
         "FROM gone"
     )
-    closed_keys = f"(SELECT 1 FROM closing s WHERE {key_eq})"
+    closes = f"(c.is_current AND s.{first_key} IS NOT NULL)"
     kept = (
-        f"SELECT {cols}, record_hash, record_effective_date, "
-        f"CASE WHEN c.is_current AND EXISTS {closed_keys} THEN {stamp} "
-        "ELSE record_end_date END AS record_end_date, "
-        f"CASE WHEN c.is_current AND EXISTS {closed_keys} THEN false ELSE is_current END "
-        "AS is_current, change_type, meta_run_id, effective_year_month FROM cur c "
-        "WHERE effective_year_month IN (SELECT unnest($targets))"
+        f"SELECT {', '.join('c.' + _ident(n) for n, _ in business)}, c.record_hash, "
+        f"c.record_effective_date, CASE WHEN {closes} THEN {stamp} ELSE c.record_end_date END, "
+        f"CASE WHEN {closes} THEN false ELSE c.is_current END, c.change_type, c.meta_run_id, "
+        f"c.effective_year_month FROM cur c LEFT JOIN closing s ON {key_eq} "
+        "WHERE c.effective_year_month IN (SELECT unnest($targets))"
     )
     written = 0
     if targets:
         staging = run.silver_dir.parent / f".{run.silver_dir.name}.{run.run_id}.staging"
         con.execute(
-            f"COPY (SELECT {out_cols} FROM ({kept} UNION ALL {new_rows})) "
+            f"COPY (SELECT * FROM ({kept} UNION ALL {new_rows}) AS t({out_cols})) "
             f"TO {_sql_str(str(staging))} (FORMAT parquet, COMPRESSION zstd, "
             "PARTITION_BY (effective_year_month), OVERWRITE_OR_IGNORE)",
             {"targets": targets},

@@ -154,8 +154,8 @@ def markdown(report: Report) -> str:
         "",
         "Written by `python -m bench` (see [README](README.md)); every number below was "
         "measured in that one run. Times are medians of "
-        f"{report.repeat} runs after one warm-up; peak RSS is the kernel's `ru_maxrss` of "
-        "a fresh process running the step once.",
+        f"{report.repeat} runs after one warm-up; peak RSS is the kernel's high-water mark "
+        "(VmHWM) of a fresh process running the step once.",
         "",
         f"- date: {info.get('date')}",
         f"- machine: {info.get('cpus')} CPUs, {info.get('memory_bytes', 0) / GB:.1f} GB RAM, "

@@ -35,10 +35,15 @@ def load_nsde(project_root: Path) -> Any:
 # ---------------------------------------------------------------------------- baselines
 
 
-def step_idle(params: Params) -> Output:
-    """Only the imports every data step makes: the fixed cost under every peak RSS."""
-    import pyarrow
+def step_imports(params: Params) -> Output:
+    """Only the imports the ppdw data steps make: the fixed cost under their peak RSS."""
     import pyarrow.parquet  # noqa: F401
+
+    import ppdw.config.loader
+    import ppdw.runtime.bronze
+    import ppdw.runtime.readers
+    import ppdw.runtime.silver
+    import ppdw.runtime.storage  # noqa: F401
 
     return {}
 
@@ -105,7 +110,7 @@ def step_fetch_ppdw(params: Params) -> Output:
 
 
 STEPS: dict[str, Callable[[Params], Output]] = {
-    "idle": step_idle,
+    "imports": step_imports,
     "bronze.floor": step_bronze_floor,
     "bronze.duckdb": step_bronze_duckdb,
     "bronze.ppdw": step_bronze_ppdw,
