@@ -14,9 +14,10 @@ configured precision and scale; bools are true/false/1/0/y/n/yes/no in any case.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -153,12 +154,56 @@ def convert(text: pa.ChunkedArray, kind: ColumnType) -> tuple[pa.ChunkedArray, i
     return typed, failed
 
 
+#: Fixed-width numeric directives: (component kernel, width). A format made only of these
+#: and literal characters is checked without strftime (which is slow in Arrow).
+_FIXED = {
+    "%Y": (pc.year, 4),
+    "%m": (pc.month, 2),
+    "%d": (pc.day, 2),
+    "%H": (pc.hour, 2),
+    "%M": (pc.minute, 2),
+    "%S": (pc.second, 2),
+}
+
+
+def _fixed_layout(fmt: str) -> tuple[str, list[tuple[Any, int, int]]] | None:
+    """(full-match regex, [(component kernel, offset, width)]) or None for other formats."""
+    pattern, parts, offset, i = "", [], 0, 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            pattern += re.escape(fmt[i])
+            offset, i = offset + 1, i + 1
+            continue
+        directive = fmt[i : i + 2]
+        if directive == "%%":
+            pattern += "%"
+            offset, i = offset + 1, i + 2
+            continue
+        if directive not in _FIXED:
+            return None
+        kernel, width = _FIXED[directive]
+        pattern += f"[0-9]{{{width}}}"
+        parts.append((kernel, offset, width))
+        offset, i = offset + width, i + 2
+    return f"^{pattern}$", parts
+
+
 def _strict_strptime(text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray:
-    # Arrow's strptime is lenient (day 30 of February rolls over): keep a value only if
-    # formatting the parsed moment with the same format gives back the exact text.
-    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-    roundtrip = pc.equal(pc.strftime(parsed, format=fmt), text)
-    return pc.if_else(roundtrip, parsed, pa.scalar(None, parsed.type))
+    # Arrow's strptime is lenient (day 30 of February rolls over, `2016021` parses): keep a
+    # value only if it reads back exactly as written.
+    layout = _fixed_layout(fmt)
+    if layout is None:
+        parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        same = pc.equal(pc.strftime(parsed, format=fmt), text)
+        return pc.if_else(same, parsed, pa.scalar(None, parsed.type))
+    pattern, parts = layout
+    shaped = _only_matching(text, pattern)
+    parsed = pc.strptime(shaped, format=fmt, unit="s", error_is_null=True)
+    same = pc.is_valid(parsed)
+    for kernel, offset, width in parts:
+        written = pc.utf8_slice_codeunits(shaped, offset, offset + width).cast(pa.int64())
+        same = pc.and_(same, pc.equal(kernel(parsed), written))
+    return pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
 
 
 def _to_date(text: pa.ChunkedArray, kind: ColumnType) -> pa.ChunkedArray:

@@ -190,7 +190,12 @@ def merge(
     new_s = _indices(pairs, pc.is_null(pairs.column(_C)), _S)
     gone_c = _indices(pairs, pc.is_null(pairs.column(_S)), _C)
     both = pairs.filter(pc.and_(pc.is_valid(pairs.column(_S)), pc.is_valid(pairs.column(_C))))
-    changed = _changed_mask(snapshot.take(both.column(_S)), current.take(both.column(_C)), tracked)
+    # The join returns pairs in hash order; taking rows in that order is a random walk over
+    # the string data (several times slower than an ordered take on 1M rows).
+    both = both.sort_by(_S)
+    new_values = snapshot.select(tracked).take(both.column(_S))
+    old_values = current.select(tracked).take(both.column(_C))
+    changed = _changed_mask(new_values, old_values, tracked)
     changed_pairs = both.filter(changed)
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
@@ -217,11 +222,18 @@ def merge(
 
 def _with_year_month(current: pa.Table) -> pa.Table:
     """The partition of a version is the month of its effective date, whatever was read."""
-    month = pc.strftime(current.column(RECORD_EFFECTIVE_DATE), format="%Y-%m")
     if EFFECTIVE_YEAR_MONTH in current.column_names:
-        index = current.schema.get_field_index(EFFECTIVE_YEAR_MONTH)
-        return current.set_column(index, EFFECTIVE_YEAR_MONTH, month)
-    return current.append_column(EFFECTIVE_YEAR_MONTH, month)
+        if current.column(EFFECTIVE_YEAR_MONTH).null_count == 0:
+            return current
+        current = current.drop_columns([EFFECTIVE_YEAR_MONTH])
+    return current.append_column(EFFECTIVE_YEAR_MONTH, month_of(current[RECORD_EFFECTIVE_DATE]))
+
+
+def month_of(moments: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`YYYY-MM` of UTC timestamps (component kernels: Arrow's strftime is slow)."""
+    year = pc.utf8_lpad(pc.year(moments).cast(pa.string()), width=4, padding="0")
+    month = pc.utf8_lpad(pc.month(moments).cast(pa.string()), width=2, padding="0")
+    return pc.binary_join_element_wise(year, month, "-")
 
 
 def _check_order(current: pa.Table, moment: datetime) -> None:

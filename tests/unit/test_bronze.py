@@ -188,3 +188,11 @@ def test_schema_types_for_the_catalog() -> None:
     )
     assert bronze_schema_type(ColumnSpec(type="int")) == pa.int64()
     assert bronze_schema_type(ColumnSpec(type="timestamp")) == pa.timestamp("ms", tz="UTC")
+
+
+def test_dates_in_a_format_with_month_names_are_strict_too() -> None:
+    ds = dataset(columns={"approved": ColumnSpec(type="date", format="%d-%b-%Y")})
+    raw = text_table({"ndc11": ["1", "2", "3"], "approved": ["05-Jan-2026", "31-Feb-2026", "x"]})
+    result = bronze(raw, ds)
+    assert result.table.column("approved").to_pylist() == [date(2026, 1, 5), None, None]
+    assert result.stats.parse_failures == {"approved": 2}

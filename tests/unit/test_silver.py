@@ -314,3 +314,15 @@ def test_merge_accepts_a_table_without_columns_as_no_silver_yet() -> None:
     result = merge(pa.table({}), snapshot, dataset, run_id="r1", run_time=T1)
     assert result.stats.inserts == 1
     assert result.new_versions.schema == silver_schema(snapshot.schema, ["k"])
+
+
+def test_current_read_without_its_partition_column_gets_it_from_the_effective_date() -> None:
+    silver = loaded(A1, B1)
+    current = silver.current()
+    assert current is not None
+    current = current.drop_columns(["effective_year_month"])
+    dataset = make_dataset()
+    snapshot, _, _ = prepare_snapshot(bronze_table([A1, B2]), dataset)
+    result = merge(current, snapshot, dataset, run_id="r2", run_time=T2)
+    assert result.closed.column("effective_year_month").to_pylist() == ["2020-01"]
+    assert result.new_versions.column("effective_year_month").to_pylist() == ["2020-02"]
