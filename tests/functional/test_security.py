@@ -98,14 +98,21 @@ def _everything_visible(wh: Warehouse, caplog: pytest.LogCaptureFixture) -> dict
 
 
 def _leaks(seen: dict[str, bytes], *values: str) -> list[str]:
-    return [where for where, data in seen.items() for v in values if v.encode() in data]
+    """Where a value shows, with a little context around it."""
+    found = []
+    for where, data in seen.items():
+        for value in values:
+            at = data.find(value.encode())
+            if at >= 0:
+                found.append(f"{where}: ...{data[max(0, at - 120) : at + 40]!r}...")
+    return found
 
 
 def test_a_secret_is_used_but_never_shown(
     secret_warehouse: tuple[Warehouse, SourceServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     wh, server = secret_warehouse
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ppdw")
     result = wh.cli("-v", "run", "rxnorm", "--runner", "local", "--as-of", AS_OF)
     assert result.exit_code == 0, describe(result)
     assert any(SECRET in values for q in server.queries for values in q.values()), (
@@ -126,7 +133,7 @@ def test_a_failed_download_does_not_show_the_secret(
     wh, server = secret_warehouse
     server.status = status
     monkeypatch.setattr("time.sleep", lambda seconds: None)  # retries without waiting
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ppdw")
     result = wh.cli("-v", "run", "rxnorm", "--runner", "local", "--as-of", AS_OF)
     assert result.exit_code == 1, describe(result)
     assert str(status) in result.stderr, describe(result)
@@ -137,7 +144,7 @@ def test_a_failed_download_does_not_show_the_secret(
 def test_credentials_in_a_source_url_are_redacted_everywhere(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ppdw")
     with SourceServer(make_bad.nsde_base()) as server:
         wh = Warehouse(project)
         wh.boot("nsde")
@@ -192,7 +199,7 @@ def test_a_source_file_name_cannot_place_objects_outside_the_run_folder(
     raw = [k for k in wh.keys("") if k.startswith("raw/")]
     assert raw, "nothing written to raw"
     assert all(k.startswith("raw/nsde/run_id=nsde-weird/") for k in raw), raw
-    assert all(".." not in k for k in wh.keys("")), wh.keys("")
+    assert all(".." not in k.split("/") for k in wh.keys("")), wh.keys("")
 
 
 def test_a_sample_outside_the_dataset_folder_is_refused(project: Path) -> None:
