@@ -391,6 +391,7 @@ def fetch_section(report: Report, options: Options) -> None:
         )
     seconds = float(child.output["seconds"])
     size = int(child.output["bytes"])
+    cpu = float(child.output["cpu_seconds"])
     report.add(
         Measured(
             "fetch.ppdw",
@@ -405,7 +406,8 @@ def fetch_section(report: Report, options: Options) -> None:
         child.peak_rss_bytes / 1e6,
         150.0,
         "MB",
-        note=f"{size / 1e6:.0f} MB at {size / seconds / 1e6:.0f} MB/s",
+        note=f"{size / 1e6:.0f} MB at {size / seconds / 1e6:.0f} MB/s into a moto server; "
+        f"fetch's own CPU {cpu:.1f} s ({size / max(cpu, 1e-9) / 1e6:.0f} MB per CPU second)",
     )
 
 
