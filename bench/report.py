@@ -149,6 +149,7 @@ def markdown(report: Report) -> str:
     info = report.info
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
     load = ", ".join(f"{x:.2f}" for x in info.get("load_average", []))
+    load_end = ", ".join(f"{x:.2f}" for x in info.get("load_average_end", []))
     out = [
         "# ppdw benchmark results",
         "",
@@ -160,7 +161,9 @@ def markdown(report: Report) -> str:
         f"- date: {info.get('date')}",
         f"- machine: {info.get('cpus')} CPUs, {info.get('memory_bytes', 0) / GB:.1f} GB RAM, "
         f"{info.get('platform')}, Python {info.get('python')}",
-        f"- load average at start: {load}",
+        f"- load average (1, 5, 15 min) at start: {load}; at the end: {load_end} "
+        "(the machine is shared: a load above the CPU count inflates every time, and the "
+        "ratios less so)",
         f"- libraries: {versions}",
         f"- rows: {', '.join(f'{r:,}' for r in report.rows)}",
         "",

@@ -458,6 +458,7 @@ def run(options: Options) -> Report:
         control_section(report, options)
     if options.wants("startup"):
         startup_section(report, options)
+    report.info["load_average_end"] = list(os.getloadavg())
     return report
 
 
