@@ -101,7 +101,9 @@ def _chosen(project: Project, datasets: list[str] | None, all_: bool) -> list[st
 
 def deploy(
     ctx: typer.Context,
-    datasets: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
+    datasets: Annotated[
+        list[str] | None, typer.Argument(metavar="DATASET", help="Datasets (default: all).")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Deploy every dataset.")] = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -124,7 +126,10 @@ def deploy(
 
 def plan(
     ctx: typer.Context,
-    datasets: Annotated[list[str] | None, typer.Argument(help="Datasets to plan.")] = None,
+    datasets: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="DATASET", help="Datasets to plan (default: all)."),
+    ] = None,
     core: Annotated[bool, typer.Option("--core", help="Plan the core.")] = False,
     as_json: Json = False,
 ) -> None:
@@ -156,7 +161,9 @@ def _confirm(question: str, yes: bool) -> None:
 
 def destroy(
     ctx: typer.Context,
-    dataset: Annotated[str | None, typer.Argument(help="Dataset whose stack to remove.")] = None,
+    dataset: Annotated[
+        str | None, typer.Argument(metavar="DATASET", help="Dataset whose stack to remove.")
+    ] = None,
     core: Annotated[
         bool,
         typer.Option(
@@ -198,15 +205,25 @@ def destroy(
 
 def add_dataset(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Dataset name: lower case, digits, '_'.")],
-    source_url: Annotated[str | None, typer.Option("--source-url", help="Download URL.")] = None,
-    format_: Annotated[str, typer.Option("--format", help="csv, tsv or rrf.")] = "csv",
-    business_key: Annotated[
-        str | None, typer.Option("--business-key", help="Key columns, comma-separated.")
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Dataset name: lower case, digits, '_'.")
+    ],
+    source_url: Annotated[
+        str | None, typer.Option("--source-url", metavar="URL", help="Download URL.")
     ] = None,
-    description: Annotated[str, typer.Option("--description", help="One line.")] = "",
+    format_: Annotated[
+        str, typer.Option("--format", metavar="csv|tsv|rrf", help="File format.")
+    ] = "csv",
+    business_key: Annotated[
+        str | None,
+        typer.Option("--business-key", metavar="COL,...", help="Key columns, comma-separated."),
+    ] = None,
+    description: Annotated[
+        str, typer.Option("--description", metavar="TEXT", help="One line.")
+    ] = "",
     columns: Annotated[
-        str | None, typer.Option("--columns", help="Column names of a headerless file.")
+        str | None,
+        typer.Option("--columns", metavar="COL,...", help="Column names of a headerless file."),
     ] = None,
     deploy_now: Annotated[bool, typer.Option("--deploy", help="Deploy it at once.")] = False,
 ) -> None:

@@ -46,15 +46,19 @@ def parse_as_of(text: str) -> datetime:
 
 def run(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Argument(help="Dataset name (folder under fda/).")],
+    dataset: Annotated[
+        str, typer.Argument(metavar="DATASET", help="Dataset name (folder under fda/).")
+    ],
     source: Annotated[
-        str | None, typer.Option("--source", help="Source URL or local file for this run.")
+        str | None,
+        typer.Option("--source", metavar="URL|PATH", help="Source URL or local file for this run."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Run time, ISO-8601 (naive = UTC).")
+        str | None,
+        typer.Option("--as-of", metavar="ISO8601", help="Run time, ISO-8601 (naive = UTC)."),
     ] = None,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Run id (default from time).")
+        str | None, typer.Option("--run-id", metavar="ID", help="Run id (default from time).")
     ] = None,
     runner: Annotated[
         Runner | None, typer.Option("--runner", help="stepfunctions (AWS default) or local.")
@@ -253,7 +257,9 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
 
 def status(
     ctx: typer.Context,
-    dataset: Annotated[str | None, typer.Argument(help="One dataset (default: all).")] = None,
+    dataset: Annotated[
+        str | None, typer.Argument(metavar="DATASET", help="One dataset (default: all).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Show, per dataset: deployed?, last run, raw runs, bronze and silver contents.

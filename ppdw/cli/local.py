@@ -84,8 +84,12 @@ def _check_loopback(host: str) -> None:
 @local_app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", "-p", help="TCP port (0: any free port).")] = 4566,
-    host: Annotated[str, typer.Option("--host", help="Loopback address to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", metavar="PORT", help="TCP port (0: any free port).")
+    ] = 4566,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Loopback address to bind.")
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the local state on loopback until Ctrl-C.
 
@@ -135,7 +139,9 @@ def _print_usage(endpoint: str, bucket: str, directory: Path) -> None:
 @local_app.command("export")
 def export(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(help="Folder to write the objects into.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder to write the objects into.")
+    ],
 ) -> None:
     """Write the bucket's objects as files under DIR.
 
