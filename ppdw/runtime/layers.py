@@ -1,11 +1,12 @@
 """The I/O around the pure bronze and silver transforms: what each job reads and writes.
 
-Rules (data.md): bronze writes one deterministic file per run partition (a re-run
-replaces it). Silver reads the current silver only through the Glue partitions' locations
-(the registered version folders, never a raw listing), writes each rewritten partition to
-a new folder named after the run (`DatasetNames.silver_version_prefix`), points the Glue partition at it, and only then deletes the
-previous folder: readers never see a half-written partition, a kill at any point leaves
-the previous silver intact, and the next attempt of the run completes it.
+Rules (data.md): bronze writes one deterministic file per run partition (a re-run replaces
+it). Silver reads the current silver only through the Glue partitions' locations (the
+registered version folders, never a raw listing), writes each rewritten partition to a new
+folder named after the run (`DatasetNames.silver_version_prefix`), points the Glue partition
+at it, and only then deletes the previous folder: readers never see a half-written
+partition, a kill at any point leaves the previous silver intact, and the next attempt of
+the run completes it.
 """
 
 from __future__ import annotations
