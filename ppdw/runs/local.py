@@ -70,12 +70,18 @@ def dataset_lock(
         holder = objects.get_json(s3, bucket, key) or {}
         started = holder.get("started_at")
         age = (now() - manifest.parse_time(started)).total_seconds() if started else None
-        if age is not None and age <= stale_seconds:
+        retry = holder.get("run_id") == run_id
+        if age is not None and age <= stale_seconds and not retry:
             raise LockedError(
                 f"run {holder.get('run_id')} of {names.dataset} is in progress (since {started})",
-                f"wait for it to finish; a lock older than {stale_seconds}s is taken over",
+                f"wait for it to finish (a lock older than {stale_seconds}s is taken over); "
+                f"if it died, retry it: ppdw run {names.dataset} --run-id {holder.get('run_id')}",
             )
-        say(f"Taking over the stale lock of run {holder.get('run_id')} (since {started}).")
+        # A retry of the same run (same run id) takes over the lock its killed attempt
+        # left behind: run ids are unique per run (execution names on AWS), so the holder
+        # can only be an earlier, dead attempt of this very run.
+        kind = "lock of an earlier attempt of" if retry else "stale lock of"
+        say(f"Taking over the {kind} run {holder.get('run_id')} (since {started}).")
         objects.delete_keys(s3, bucket, [key])
         if not objects.put_if_absent(s3, bucket, key, body):
             raise LockedError(f"another run of {names.dataset} took the lock just now")

@@ -8,6 +8,7 @@ waits; then A is released and finishes.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,3 +139,28 @@ def test_two_datasets_run_side_by_side(project: Path, tmp_path: Path) -> None:
     for dataset in ("nsde", "rxnorm"):
         changes = wh.status(dataset)["silver"]["last_changes"]
         assert changes == {"INSERT": make_bad.BASE_ROWS, "UPDATE": 0, "DELETE": 0}
+
+
+def test_a_killed_runs_lock_refuses_other_runs_but_its_retry_takes_it_over(
+    project: Path, tmp_path: Path
+) -> None:
+    """The S3 lock a killed run leaves: another run id is refused with the way out named;
+    the retry of the killed run (same run id) takes it over and completes."""
+    wh = Warehouse(project)
+    wh.boot("nsde")
+    first = wh.run("nsde", _base(tmp_path, "nsde"), FIRST_AS_OF, "nsde-first")
+    assert first.exit_code == 0, describe(first)
+    lock = {"run_id": "nsde-dead", "started_at": "2099-01-01T00:00:00Z"}
+    wh.s3.put_object(Bucket=wh.bucket, Key="silver/_runs/nsde/_lock", Body=json.dumps(lock))
+    source = _next(tmp_path, "nsde")
+
+    other = wh.run("nsde", source, SECOND_AS_OF, "nsde-other")
+    assert other.exit_code == 1, describe(other)
+    assert "nsde-dead" in error_text(other)
+    assert "--run-id nsde-dead" in error_text(other)
+
+    retry = wh.run("nsde", source, SECOND_AS_OF, "nsde-dead")
+    assert retry.exit_code == 0, describe(retry)
+    assert "earlier attempt" in retry.stderr
+    assert wh.keys("silver/_runs/nsde/_lock") == []
+    assert wh.status("nsde")["silver"]["last_changes"] == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}

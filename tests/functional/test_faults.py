@@ -7,7 +7,10 @@ call in turn, a fresh warehouse replays the same run with a fault injected just 
 that call (and once just after the last one). Injecting at the botocore client means no
 code path of the pipeline, whatever module it lives in, escapes the test.
 
-After each fault: the run exits non-zero; every registered silver and bronze partition
+Two kinds of fault: `killed` (once it fired, every later S3/Glue write of that process
+fails too, so nothing cleans up after it: no lock release, no failed-run record, as after
+a kill -9) and `error` (one call fails, the process lives on and cleans up). After each:
+the run exits non-zero; every registered silver and bronze partition
 holds either exactly its rows from before the run or exactly its rows from the clean run
 (never a mix, never missing files); the retry (same run id, same `--as-of`) exits 0 and
 leaves the same rows, the same files and the same change counts as the clean run.
@@ -26,8 +29,10 @@ import pytest
 from botocore.client import BaseClient
 
 from ppdw.aws.session import is_mutating
+from ppdw.config.loader import load_project
 from tests.data.bad import make_bad
 from tests.functional._reliability import Warehouse, describe
+from tests.functional.pipeline_support import aws_target, make_core
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -38,13 +43,14 @@ WATCHED = ("s3", "glue")
 
 
 class InjectedFault(RuntimeError):
-    """Stands for the process dying at this point."""
+    """Stands for the process dying at this point (every later write fails as well)."""
 
 
 @dataclass
 class Injector:
     fail_at: int | None = None
     after: bool = False
+    killed: bool = True
     trace: list[str] | None = None
     fired: bool = False
 
@@ -53,9 +59,12 @@ class Injector:
 
 
 @contextmanager
-def inject(fail_at: int | None = None, *, after: bool = False) -> Iterator[Injector]:
-    """Count mutating S3/Glue calls; raise `InjectedFault` at call `fail_at`."""
-    injector = Injector(fail_at, after)
+def inject(
+    fail_at: int | None = None, *, after: bool = False, killed: bool = True
+) -> Iterator[Injector]:
+    """Count mutating S3/Glue calls; raise `InjectedFault` at call `fail_at` (and, when
+    `killed`, at every later one)."""
+    injector = Injector(fail_at, after, killed)
     original = BaseClient._make_api_call
 
     def call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
@@ -63,6 +72,10 @@ def inject(fail_at: int | None = None, *, after: bool = False) -> Iterator[Injec
         if service not in WATCHED or not is_mutating(operation):
             return original(client, operation, params)
         assert injector.trace is not None
+        if injector.fired and injector.killed:
+            # The process is dead: nothing after the fault is written (no cleanup, no lock
+            # release, no failed-run record), exactly as after a kill -9.
+            raise InjectedFault(f"dead before {service}.{operation}")
         index = len(injector.trace)
         target = params.get("Key") or params.get("TableName") or params.get("Name") or ""
         injector.trace.append(f"{service}.{operation} {target}")
@@ -116,7 +129,9 @@ def _fresh(project: Path, sources: Path) -> tuple[Warehouse, Path]:
 
     moto_api_backend.reset()
     wh = Warehouse(project)
-    wh.boot("nsde")
+    # The minimal core the local runner needs (deploying Lambda, jobs and the state
+    # machine 50 times would only slow this test down).
+    make_core(aws_target(), load_project(project), ["nsde"])
     base = make_bad.build_base("nsde", sources)
     first = wh.run("nsde", base, FIRST_AS_OF, "nsde-first")
     assert first.exit_code == 0, describe(first)
@@ -142,8 +157,9 @@ def _partition_problems(
     return problems
 
 
+@pytest.mark.parametrize("killed", [True, False], ids=["killed", "error"])
 def test_a_fault_at_every_step_boundary_leaves_silver_consistent_and_the_retry_completes(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, killed: bool
 ) -> None:
     wh, second = _fresh(project, tmp_path / "clean")
     before = _view(wh)
@@ -161,7 +177,7 @@ def test_a_fault_at_every_step_boundary_leaves_silver_consistent_and_the_retry_c
     for index, after in boundaries:
         where = f"{'after' if after else 'before'} call {index} ({clean_run.trace[index]})"
         wh, second = _fresh(project, tmp_path / f"fault-{index}-{after}")
-        with inject(index, after=after) as faulty:
+        with inject(index, after=after, killed=killed) as faulty:
             failed = wh.run("nsde", second, SECOND_AS_OF, SECOND_RUN_ID)
         if not faulty.fired:
             problems.append(f"{where}: the run took another path: {faulty.trace}")
