@@ -260,6 +260,7 @@ def _merge_and_commit(
         run_id=ctx.args.run_id,
         run_time=ctx.args.run_time,
         force=ctx.args.force,
+        base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
     )
     stats.update(as_dict(result.stats))
     stats["changes"] = change_counts(stats)
