@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pyarrow.parquet as pq
@@ -170,6 +173,50 @@ class Warehouse:
         by_key = {r[key]: r for r in rows}
         assert len(by_key) == len(rows), "more than one current version of a key"
         return by_key
+
+
+class SourceServer:
+    """Serves one file over loopback HTTP; records the query of every request.
+
+    `status` other than 200 answers with that error; `truncate` > 0 makes that many next
+    answers announce the whole length but close the connection half-way.
+    """
+
+    def __init__(self, body: bytes, status: int = 200, truncate: int = 0) -> None:
+        self.body, self.status, self.truncate = body, status, truncate
+        self.queries: list[dict[str, list[str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.queries.append(parse_qs(urlsplit(self.path).query))
+                self.send_response(server.status)
+                payload = server.body if server.status == 200 else b"denied"
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if server.status == 200 and server.truncate > 0:
+                    server.truncate -= 1
+                    payload = payload[: len(payload) // 2]
+                    self.close_connection = True
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                del format, args
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/RxNorm_full_prescribe.zip"
+
+    def __enter__(self) -> SourceServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def describe(result: Result) -> str:

@@ -18,6 +18,8 @@ leaves the same rows, the same files and the same change counts as the clean run
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from botocore.client import BaseClient
 from ppdw.aws.session import is_mutating
 from ppdw.config.loader import load_project
 from tests.data.bad import make_bad
-from tests.functional._reliability import Warehouse, describe
+from tests.functional._reliability import SourceServer, Warehouse, describe, error_text
 from tests.functional.pipeline_support import aws_target, make_core
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -207,3 +209,42 @@ def test_a_fault_at_every_step_boundary_leaves_silver_consistent_and_the_retry_c
         if changes != clean_changes:
             problems.append(f"{where}: the retry reports {changes}, the clean run {clean_changes}")
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------- the download
+
+
+def test_a_download_cut_short_is_retried_and_the_complete_file_is_kept(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ppdw.runtime.download.BACKOFF_BASE_SECONDS", 0)
+    body = make_bad.nsde_base()
+    wh = Warehouse(project)
+    wh.boot("nsde")
+    with SourceServer(body, truncate=2) as server:
+        result = wh.run("nsde", server.url, FIRST_AS_OF, "nsde-cut")
+    assert result.exit_code == 0, describe(result)
+    assert len(server.queries) == 3  # two cut answers, then the whole file
+    manifest = json.loads(wh.body("raw/nsde/run_id=nsde-cut/_manifest.json"))
+    assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["bytes"] == len(body)
+    assert len(wh.current("nsde")) == make_bad.BASE_ROWS
+
+
+def test_a_download_that_never_completes_is_never_marked_complete(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ppdw.runtime.download.BACKOFF_BASE_SECONDS", 0)
+    wh = Warehouse(project)
+    wh.boot("nsde")
+    first = wh.run("nsde", make_bad.build_base("nsde", project.parent), FIRST_AS_OF, "nsde-1")
+    assert first.exit_code == 0, describe(first)
+    before = wh.silver_snapshot("nsde")
+    with SourceServer(_second_snapshot(), truncate=100) as server:
+        result = wh.run("nsde", server.url, SECOND_AS_OF, "nsde-cut")
+    assert result.exit_code == 1, describe(result)
+    assert "connection closed" in error_text(result), describe(result)
+    assert len(server.queries) > 1, "a cut download was not retried"
+    assert wh.keys("raw/nsde/run_id=nsde-cut/") == []  # no partial file, no manifest
+    assert wh.silver_snapshot("nsde") == before
+    assert wh.status("nsde")["last_run"]["status"] == "failed"

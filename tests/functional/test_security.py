@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
 from ppdw.config.loader import MAX_CONFIG_BYTES
 from tests.data.bad import make_bad
-from tests.functional._reliability import Warehouse, describe, error_text
+from tests.functional._reliability import SourceServer, Warehouse, describe, error_text
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -31,42 +28,6 @@ SECRET = "FAKE-umls-key-7f3a9c0e55"
 SECRET_NAME = "ppdw/umls-api-key"
 PASSWORD = "pw-in-url-91b2"
 AS_OF = "2026-11-01T06:00:00Z"
-
-
-class SourceServer:
-    """Serves one file over loopback HTTP; records the query of every request."""
-
-    def __init__(self, body: bytes, status: int = 200) -> None:
-        self.body, self.status = body, status
-        self.queries: list[dict[str, list[str]]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.queries.append(parse_qs(urlsplit(self.path).query))
-                self.send_response(server.status)
-                payload = server.body if server.status == 200 else b"denied"
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                del format, args
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/RxNorm_full_prescribe.zip"
-
-    def __enter__(self) -> SourceServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _configure_rxnorm(root: Path, url: str) -> None:
@@ -132,7 +93,7 @@ def test_a_failed_download_does_not_show_the_secret(
 ) -> None:
     wh, server = secret_warehouse
     server.status = status
-    monkeypatch.setattr("time.sleep", lambda seconds: None)  # retries without waiting
+    monkeypatch.setattr("ppdw.runtime.download.BACKOFF_BASE_SECONDS", 0)  # no waiting
     caplog.set_level(logging.DEBUG, logger="ppdw")
     result = wh.cli("-v", "run", "rxnorm", "--runner", "local", "--as-of", AS_OF)
     assert result.exit_code == 1, describe(result)
