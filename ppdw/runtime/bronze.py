@@ -15,6 +15,7 @@ configured precision and scale; bools are true/false/1/0/y/n/yes/no in any case.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -149,9 +150,33 @@ def convert(text: pa.ChunkedArray, kind: ColumnType) -> tuple[pa.ChunkedArray, i
         "decimal": _to_decimal,
         "bool": _to_bool,
     }[kind.type]
-    typed = converter(text, kind)
+    typed = _per_distinct_value(text, kind, converter)
     failed = (len(text) - text.null_count) - pc.count(typed).as_py()
     return typed, failed
+
+
+#: Above this share of distinct values a column is parsed row by row.
+_DISTINCT_SHARE = 0.5
+
+
+def _per_distinct_value(
+    text: pa.ChunkedArray,
+    kind: ColumnType,
+    converter: Callable[[pa.ChunkedArray, ColumnType], pa.ChunkedArray],
+) -> pa.ChunkedArray:
+    """Parse each distinct value once and spread the results back over the rows.
+
+    Typed columns repeat their values (a million NSDE rows hold a few thousand dates), and
+    parsing is the costly part: at 1M rows this makes the four NSDE date columns about 4x
+    faster (bench/), with the same result for every row.
+    """
+    if len(text) == 0:
+        return converter(text, kind)
+    distinct = pc.unique(text)
+    if len(distinct) > len(text) * _DISTINCT_SHARE:
+        return converter(text, kind)
+    typed = converter(pa.chunked_array([distinct], text.type), kind)
+    return pc.take(typed, pc.index_in(text, value_set=distinct))
 
 
 #: Fixed-width numeric directives: (component kernel, width). A format made only of these
