@@ -44,13 +44,21 @@ def read_partition(folder: Path, ym: str) -> pa.Table | None:
 
 
 def read_current(partitions: dict[str, Path]) -> pa.Table | None:
+    """As the job: each file's `is_current` column first; files without a live version are
+    not read further."""
     from ppdw.runtime.schema import IS_CURRENT
 
     parts: list[pa.Table] = []
     for ym, folder in sorted(partitions.items()):
-        table = read_partition(folder, ym)
-        if table is not None:
-            parts.append(table.filter(pc.equal(table[IS_CURRENT], True)))
+        for path in sorted(folder.glob("*.parquet")):
+            parquet = pq.ParquetFile(path)
+            if not pc.any(parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)).as_py():
+                continue
+            table = parquet.read()
+            table = table.filter(pc.equal(table[IS_CURRENT], True))
+            if PARTITION in table.schema.names:
+                table = table.drop_columns([PARTITION])
+            parts.append(table.append_column(PARTITION, pa.array([ym] * table.num_rows)))
     if not parts:
         return None
     return pa.concat_tables(parts, promote_options="default")
