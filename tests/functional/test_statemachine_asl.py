@@ -1,0 +1,384 @@
+"""The deployed pipeline definition, executed by moto's ASL interpreter.
+
+`ppdw bootstrap-core` and `ppdw deploy nsde` run against moto (`--target aws`); the
+execution then runs the real state machine definition in moto's Step Functions
+interpreter (`stepfunctions.execute_state_machine`). moto cannot run Lambda code or Glue
+scripts, so the two places where its interpreter hands a Task to those services are
+patched to do what the services would do:
+
+- Lambda (`lambda_eval_utils._invoke_lambda_function`): the deployed function's zip is
+  unpacked, its `Handler` is imported from it and called with the task's `Payload`, under
+  the function's deployed environment variables (and `LAMBDA_TASK_ROOT`); an exception
+  becomes an `Unhandled` function error as the Lambda runtime reports it.
+- Glue (`StateTaskServiceGlue._handle_start_job_run`): moto's own `StartJobRun` runs first
+  (it merges the job's DefaultArguments with the task's `Arguments`, as Glue does); the
+  deployed script is then read from its `ScriptLocation` in S3 and executed as
+  `__main__` with `sys.argv` = [script, --JOB_ID, --JOB_RUN_ID, the run's Arguments], as a
+  Glue worker does. An exception marks moto's job run FAILED with an `ErrorMessage`, so
+  moto's `.sync` poller reports the failure as Step Functions does (States.TaskFailed,
+  the job run as the cause).
+
+Everything between those calls (Choice, Catch, ResultSelector, ResultPath, Fail states'
+ErrorPath/CausePath, the execution history) is moto's interpreter reading the definition
+built by `ppdw.deploy.statemachine`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import lambda_backends
+from moto.glue.models import FakeJobRun, glue_backends
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_glue,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+from typer.testing import CliRunner
+
+from ppdw.cli.app import app
+from ppdw.config.loader import Project, load_project
+from ppdw.errors import PpdwError
+from ppdw.runs import stepfunctions as sfn_runner
+from ppdw.runs.progress import QuietProgress
+from tests.functional import pipeline_support as sup
+
+ACCOUNT = sup.ACCOUNT
+REGION = "us-east-1"
+BUCKET = sup.BUCKET
+INCOMING = "ppdw-test-incoming"
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "bad" / "corpus" / "nsde"
+#: Longest a test waits for one execution (the pipeline on 200-row files takes ~1-3 s).
+EXECUTION_DEADLINE = 120.0
+
+_ENV_LOCK = threading.Lock()
+
+
+# ----------------------------------------------------------------------- the seams
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """The Lambda's environment variables for the duration of one invocation."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _argv(argv: list[str]) -> Iterator[None]:
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+class Services:
+    """What Lambda and Glue would do when moto's interpreter invokes them; records calls."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.lambda_events: list[dict[str, Any]] = []
+        self.job_argv: dict[str, list[str]] = {}  # job name -> argv of its last run
+        self.job_errors: dict[str, str] = {}  # job run id -> ErrorMessage
+
+    # Lambda ---------------------------------------------------------------------------
+
+    def invoke_lambda(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+        name = str(parameters["FunctionName"])
+        event = json.loads(parameters["Payload"])
+        self.lambda_events.append(event)
+        client = boto3.client("lambda", region_name=region)
+        config = client.get_function_configuration(FunctionName=name)
+        root = self._unpack(name, lambda_backends[ACCOUNT][region].get_function(name).code_bytes)
+        module_name, function_name = str(config["Handler"]).rsplit(".", 1)
+        spec = importlib.util.spec_from_file_location(
+            f"_lambda_{name.replace('-', '_')}_{module_name}", root / f"{module_name}.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        variables = {
+            **(config.get("Environment") or {}).get("Variables", {}),
+            "LAMBDA_TASK_ROOT": str(root),
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+        }
+        with _ENV_LOCK, _environment(variables):
+            try:
+                result = getattr(module, function_name)(event, None)
+            except Exception as exc:  # noqa: BLE001 - the Lambda runtime reports any error
+                error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
+        return {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": json.loads(json.dumps(result)),
+        }
+
+    def _unpack(self, name: str, code: bytes) -> Path:
+        root = self.workdir / name
+        if not root.exists():
+            root.mkdir(parents=True)
+            archive = self.workdir / f"{name}.zip"
+            archive.write_bytes(code)
+            with zipfile.ZipFile(archive) as opened:
+                opened.extractall(root)
+        return root
+
+    # Glue -----------------------------------------------------------------------------
+
+    def run_job(self, job_name: str, run_id: str, region: str) -> None:
+        """A Glue worker: the deployed script as __main__ with the run's arguments."""
+        glue, s3 = boto3.client("glue", region_name=region), boto3.client("s3")
+        job = glue.get_job(JobName=job_name)["Job"]
+        arguments = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]["Arguments"]
+        location = str(job["Command"]["ScriptLocation"])
+        bucket, key = location.removeprefix("s3://").split("/", 1)
+        source = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        argv = [key.rsplit("/", 1)[-1], "--JOB_ID", job_name, "--JOB_RUN_ID", run_id]
+        for name, value in arguments.items():
+            argv.extend([name, value])
+        self.job_argv[job_name] = argv
+        try:
+            with _argv(argv):
+                exec(compile(source, location, "exec"), {"__name__": "__main__"})
+        except Exception as exc:  # noqa: BLE001 - Glue fails the run on any error
+            message = exc.message if isinstance(exc, PpdwError) else str(exc)
+            fake_run = glue_backends[ACCOUNT][region].get_job_run(job_name, run_id)
+            fake_run.status = "FAILED"
+            self.job_errors[run_id] = f"{type(exc).__name__}: {message}"
+
+
+class FailStateErrorName(ErrorName):
+    """The error a Fail state re-raises, as given.
+
+    moto (like LocalStack, localstack/localstack#10489) refuses a Fail state whose
+    ErrorPath selects a `States.*` name (e.g. the `States.TaskFailed` of a caught Glue
+    `.sync` failure) and ends the execution with States.Runtime instead; Step Functions
+    fails the execution with the selected error.
+    """
+
+
+@pytest.fixture
+def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    """moto with the ASL interpreter on, Lambda and Glue tasks wired to the real code."""
+    seams = Services(tmp_path / "lambda")
+    glue_task = state_task_service_glue.StateTaskServiceGlue
+    moto_start_job_run = glue_task._handle_start_job_run
+
+    def start_job_run(self: Any, env: Any, part: Any, parameters: Any, creds: Any) -> None:
+        moto_start_job_run(self, env, part, parameters, creds)
+        started = env.stack[-1]
+        seams.run_job(str(started["JobName"]), str(started["JobRunId"]), part.region)
+
+    moto_as_dict = FakeJobRun.as_dict
+
+    def as_dict(run: FakeJobRun) -> dict[str, Any]:
+        document: dict[str, Any] = moto_as_dict(run)
+        if run.job_run_id in seams.job_errors:
+            document["ErrorMessage"] = seams.job_errors[run.job_run_id]
+        return document
+
+    monkeypatch.setattr(lambda_eval_utils, "_invoke_lambda_function", seams.invoke_lambda)
+    monkeypatch.setattr(glue_task, "_handle_start_job_run", start_job_run)
+    monkeypatch.setattr(FakeJobRun, "as_dict", as_dict)
+    monkeypatch.setattr(state_fail, "CustomErrorName", FailStateErrorName)
+    # moto's `.sync` path ends in `callback_endpoint.interrupt_all()` on an endpoint that
+    # exists only for services supporting `.waitForTaskToken`: Glue's is None, so every
+    # `glue:startJobRun.sync` dies with AttributeError. Declaring the pattern supported
+    # gives the Task its (unused) callback endpoint; the `.sync` resource still runs the
+    # `.sync` branch (StartJobRun, then GetJobRun until a terminal state).
+    monkeypatch.setattr(
+        state_task_service_glue,
+        "_SUPPORTED_INTEGRATION_PATTERNS",
+        {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken},
+    )
+    config: Any = {
+        "stepfunctions": {"execute_state_machine": True},
+        "core": {"reset_boto3_session": False},
+    }
+    with mock_aws(config=config):
+        yield seams
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def cli(project: Path, *args: str) -> None:
+    result = CliRunner().invoke(app, ["--project", str(project), "--target", "aws", *args])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.fixture
+def deployed(services: Services, project: Path) -> Project:
+    cli(project, "bootstrap-core")
+    cli(project, "deploy", "nsde")
+    boto3.client("s3").create_bucket(Bucket=INCOMING)
+    return load_project(project)
+
+
+def upload(path: Path, name: str) -> str:
+    """A source file the Lambda can read: an object in another bucket (s3:// URL)."""
+    key = f"{name}/Comprehensive_NDC_SPL_Data_Elements_File.zip"
+    boto3.client("s3").put_object(Bucket=INCOMING, Key=key, Body=path.read_bytes())
+    return f"s3://{INCOMING}/{key}"
+
+
+def sample(project: Project, index: int) -> Path:
+    return project.dataset_dir("nsde") / project.dataset("nsde").source.samples[index]
+
+
+class Execution:
+    def __init__(self, arn: str, progress: QuietProgress) -> None:
+        self.arn = arn
+        self.progress = progress
+        self.record: dict[str, Any] | None = None
+        self.error: PpdwError | None = None
+
+    def describe(self) -> dict[str, Any]:
+        answer: dict[str, Any] = boto3.client("stepfunctions").describe_execution(
+            executionArn=self.arn
+        )
+        return answer
+
+    def history(self) -> list[dict[str, Any]]:
+        sfn = boto3.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=self.arn):
+            events.extend(page["events"])
+        return events
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Details of every failure event (for assertion messages and checks)."""
+        return [
+            {"type": e["type"], **next(v for k, v in e.items() if k.endswith("EventDetails"))}
+            for e in self.history()
+            if str(e["type"]).endswith(("Failed", "TimedOut"))
+        ]
+
+    def states(self) -> list[str]:
+        return [
+            str(e["stateEnteredEventDetails"]["name"])
+            for e in self.history()
+            if str(e["type"]).endswith("StateEntered")
+        ]
+
+
+def execute(project: Project, run_time: str, source: str, *, force: bool = False) -> Execution:
+    """`ppdw run nsde` on Step Functions: start execution `run_id`, follow it to its end."""
+    moment = datetime.fromisoformat(run_time).replace(tzinfo=UTC)
+    run_id = f"nsde-{moment:%Y%m%d-%H%M%S}"
+    target = sup.aws_target()
+    arn = sfn_runner.start(
+        target, project, "nsde", run_id=run_id, run_time=moment, source=source, force=force
+    )
+    progress = QuietProgress()
+    execution = Execution(arn, progress)
+    deadline = time.monotonic() + EXECUTION_DEADLINE
+
+    def sleep(_: float) -> None:
+        assert time.monotonic() < deadline, f"execution {run_id} still running"
+        time.sleep(0.05)
+
+    try:
+        execution.record = sfn_runner.follow(target, project, "nsde", arn, progress, sleep=sleep)
+    except PpdwError as exc:
+        execution.error = exc
+    return execution
+
+
+def silver_current() -> dict[str, str | None]:
+    """ndc11 -> proprietary_name of the current, not deleted silver rows (reader's view)."""
+    rows = sup.read_silver(sup.aws_target(), "nsde").to_pylist()
+    return {
+        str(r["ndc11"]): r["proprietary_name"]
+        for r in rows
+        if r["is_current"] and not r.get("is_deleted")
+    }
+
+
+def keys_under(prefix: str) -> list[str]:
+    return sup.keys_under(boto3.client("s3"), prefix)
+
+
+# ----------------------------------------------------------------------- the tests
+
+
+def test_first_run_succeeds_through_fetch_bronze_silver(
+    deployed: Project, services: Services
+) -> None:
+    source = upload(sample(deployed, 0), "day1")
+    run = execute(deployed, "2026-11-01T06:00:00", source)
+
+    assert run.error is None, run.failures()
+    described = run.describe()
+    assert described["status"] == "SUCCEEDED"
+    assert described["name"] == "nsde-20261101-060000"
+    assert run.states() == ["NameRun", "Fetch", "SourceUnchanged", "Bronze", "Silver"]
+    steps = run.progress.steps
+    assert [steps[s].state for s in ("fetch", "bronze", "silver")] == ["succeeded"] * 3
+
+    # the Lambda got the execution input, the jobs their merged arguments
+    assert services.lambda_events == [
+        {
+            "run_id": "nsde-20261101-060000",
+            "run_time": "2026-11-01T06:00:00Z",
+            "source": source,
+            "force": "false",
+        }
+    ]
+    names = deployed.warehouse.names.dataset("nsde")
+    for layer in ("bronze", "silver"):
+        argv = services.job_argv[names.job(layer)]
+        assert argv[0] == f"{layer}_job.py"
+        pairs = dict(zip(argv[1::2], argv[2::2], strict=True))
+        assert pairs["--run_id"] == "nsde-20261101-060000"
+        assert pairs["--run_time"] == "2026-11-01T06:00:00Z"
+        assert pairs["--force"] == "false"
+        assert pairs["--dataset"] == "nsde"
+        assert pairs["--bucket"] == BUCKET
+
+    # the data: raw file, bronze partition, silver rows equal to the sample's keys
+    assert any(k.endswith(".zip") for k in keys_under(names.raw_prefix))
+    assert any(k.endswith(".parquet") for k in keys_under(names.layer_prefix("bronze")))
+    expected = sup.read_snapshot(deployed, "nsde", 0)
+    assert set(silver_current()) == set(expected.records)
+
+    # the run record the jobs kept is what `follow` returns
+    record = run.record
+    assert record is not None
+    assert record["run_id"] == "nsde-20261101-060000"
+    assert record["status"] == "succeeded"
+    assert {s: record["steps"][s]["status"] for s in ("fetch", "bronze", "silver")} == {
+        "fetch": "fetched",
+        "bronze": "succeeded",
+        "silver": "succeeded",
+    }
