@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,7 +92,6 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
     rows = bronze.num_rows
     bad = _bad_key_mask(bronze, keys)
     rejected = bronze.filter(bad)
-    clean = bronze.filter(pc.invert(bad))
     ratio = rejected.num_rows / rows if rows else 0.0
     if ratio > dataset.quality.max_reject_ratio:
         raise DataQualityError(
@@ -100,11 +100,46 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
             f"{'/'.join(keys)}, above max_reject_ratio {dataset.quality.max_reject_ratio:.1%}",
             hint="check the source; the threshold is quality.max_reject_ratio in dataset.json",
         )
-    unique = _dedupe(clean, keys, dataset.silver.on_duplicate_key)
+    policy = dataset.silver.on_duplicate_key
+    keep = _last_of_each_key(bronze, keys, bad) if policy != "fail" else None
+    if keep is not None:
+        unique = bronze.filter(keep)  # one copy of the table: rejects and losers out at once
+        clean_rows = rows - rejected.num_rows
+    else:
+        clean = bronze.filter(pc.invert(bad)) if rejected.num_rows else bronze
+        unique = _dedupe(clean, keys, policy)
+        clean_rows = clean.num_rows
     stats = MergeStats(
-        rows_read=rows, rejected=rejected.num_rows, duplicates=clean.num_rows - unique.num_rows
+        rows_read=rows, rejected=rejected.num_rows, duplicates=clean_rows - unique.num_rows
     )
     return unique, rejected, stats
+
+
+def _last_of_each_key(table: pa.Table, keys: list[str], bad: pa.ChunkedArray) -> pa.Array | None:
+    """Rule 2 (keep_last) for a single key: a mask of the rows to keep (not rejected, last
+    of their key in source order), or None for composite keys.
+
+    A hash dictionary of the key column replaces a group-by over the whole table; when every
+    clean key is distinct, the mask is just "not rejected".
+    """
+    if len(keys) != 1:
+        return None
+    good = pc.invert(bad).combine_chunks()
+    clean_rows = table.num_rows - pc.sum(bad.cast(pa.int64())).as_py() if table.num_rows else 0
+    column = table.column(keys[0])
+    if clean_rows < table.num_rows:
+        column = column.filter(good)
+    codes = pc.dictionary_encode(column.combine_chunks())
+    if len(codes.dictionary) == clean_rows:
+        return good
+    # Last occurrence of each code: the first one in reversed order.
+    reversed_codes = codes.indices.to_numpy(zero_copy_only=False)[::-1]
+    _, first_reversed = np.unique(reversed_codes, return_index=True)
+    kept_clean = clean_rows - 1 - first_reversed  # positions among the clean rows
+    clean_positions = pc.indices_nonzero(good).to_numpy()
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[clean_positions[kept_clean]] = True
+    return pa.array(mask)
 
 
 def _bad_key_mask(table: pa.Table, keys: Sequence[str]) -> pa.ChunkedArray:
@@ -182,21 +217,16 @@ def merge(
     moment = utc_ms(run_time)
     if current is None or current.num_columns == 0:
         current = silver_schema(snapshot.schema, keys).empty_table()
-    current = _with_year_month(current.filter(pc.equal(current.column(IS_CURRENT), True)))
+    current = _with_year_month(_only_current(current))
     _check_order(current, moment)
     aligned = align_schema(current, snapshot, dataset)
     current, snapshot, tracked = aligned.current, aligned.snapshot, aligned.tracked
-    pairs = _pair_rows(snapshot, current, keys)
-    new_s = _indices(pairs, pc.is_null(pairs.column(_C)), _S)
-    gone_c = _indices(pairs, pc.is_null(pairs.column(_S)), _C)
-    both = pairs.filter(pc.and_(pc.is_valid(pairs.column(_S)), pc.is_valid(pairs.column(_C))))
-    # The join returns pairs in hash order; taking rows in that order is a random walk over
-    # the string data (several times slower than an ordered take on 1M rows).
-    both = both.sort_by(_S)
-    new_values = snapshot.select(tracked).take(both.column(_S))
-    old_values = current.select(tracked).take(both.column(_C))
-    changed = _changed_mask(new_values, old_values, tracked)
-    changed_pairs = both.filter(changed)
+    pairs = _pair_by_lookup(snapshot, current, keys)
+    if pairs is None:
+        pairs = _pair_by_join(snapshot, current, keys)
+    new_s, gone_c, both_s, both_c = pairs
+    changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
+    changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
         gone_c = gone_c.slice(0, 0)
@@ -204,8 +234,8 @@ def merge(
 
     stamp = _Stamp(run_id=run_id, moment=moment)
     inserts = stamp.open(snapshot.take(new_s), tracked, "INSERT")
-    updates = stamp.open(snapshot.take(changed_pairs.column(_S)), tracked, "UPDATE")
-    closing = current.take(pa.concat_arrays([_arr(changed_pairs, _C), gone_c]))
+    updates = stamp.open(snapshot.take(changed_s), tracked, "UPDATE")
+    closing = current.take(pa.concat_arrays([changed_c, gone_c]))
     deletes = stamp.tombstone(current.take(gone_c))
     schema = current.schema
     new_versions = _sort(pa.concat_tables([inserts, updates, deletes]).cast(schema), keys)
@@ -215,7 +245,7 @@ def merge(
         inserts=inserts.num_rows,
         updates=updates.num_rows,
         deletes=deletes.num_rows,
-        unchanged=both.num_rows - changed_pairs.num_rows,
+        unchanged=len(both_s) - len(changed_s),
     )
     return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked))
 
@@ -263,6 +293,52 @@ def _guard_deletes(deletes: int, current_rows: int, dataset: Dataset, force: boo
         )
 
 
+#: (new snapshot rows, gone current rows, matched snapshot rows, their current rows), as
+#: uint64 row numbers; matched pairs in snapshot order.
+_Pairs = tuple[pa.Array, pa.Array, pa.Array, pa.Array]
+
+
+def _only_current(current: pa.Table) -> pa.Table:
+    """The live versions; no copy when the caller already passed only those."""
+    flags = current.column(IS_CURRENT)
+    if flags.null_count == 0 and (current.num_rows == 0 or pc.all(flags).as_py()):
+        return current
+    return current.filter(pc.equal(flags, True))
+
+
+def _pair_by_lookup(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> _Pairs | None:
+    """Pairs for a single key by hash lookup (`index_in`), cheaper than a full outer join;
+    None when it does not apply (composite key, or a key live twice in `current`)."""
+    if len(keys) != 1:
+        return None
+    wanted = snapshot.column(keys[0]).combine_chunks()
+    live = current.column(keys[0]).combine_chunks()
+    where = pc.index_in(wanted, value_set=live)  # int32, null when the key is new
+    matched = pc.is_valid(where)
+    rows = row_numbers(snapshot.num_rows)
+    both_s = rows.filter(matched)
+    both_c = where.filter(matched).cast(pa.uint64())
+    hit = np.zeros(current.num_rows, dtype=bool)
+    hit[both_c.to_numpy()] = True
+    gone_c = pc.indices_nonzero(pa.array(~hit))
+    # index_in finds a key's first row only: a key live twice would look "gone" here.
+    if len(gone_c) and pc.any(pc.is_in(live.take(gone_c), value_set=wanted)).as_py():
+        return None
+    return rows.filter(pc.invert(matched)), gone_c, both_s, both_c
+
+
+def _pair_by_join(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> _Pairs:
+    """Pairs by a full outer join on the keys (any key shape)."""
+    pairs = _pair_rows(snapshot, current, keys)
+    new_s = _indices(pairs, pc.is_null(pairs.column(_C)), _S)
+    gone_c = _indices(pairs, pc.is_null(pairs.column(_S)), _C)
+    both = pairs.filter(pc.and_(pc.is_valid(pairs.column(_S)), pc.is_valid(pairs.column(_C))))
+    # The join returns pairs in hash order; taking rows in that order is a random walk over
+    # the string data (several times slower than an ordered take on 1M rows).
+    both = both.sort_by(_S)
+    return new_s, gone_c, _arr(both, _S), _arr(both, _C)
+
+
 def _pair_rows(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> pa.Table:
     """Full outer join on the keys: (snapshot row, current row) index pairs, null if absent."""
     left = snapshot.select(keys).append_column(_S, row_numbers(snapshot.num_rows))
@@ -280,14 +356,25 @@ def _arr(table: pa.Table, column: str) -> pa.Array:
     return table.column(column).combine_chunks()
 
 
-def _changed_mask(new: pa.Table, old: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
-    """Null-aware "differs" per row over the tracked columns (the hash's notion of equal)."""
-    changed = pa.repeat(pa.scalar(False), new.num_rows)
+def _changed_mask(
+    snapshot: pa.Table,
+    current: pa.Table,
+    rows_s: pa.Array,
+    rows_c: pa.Array,
+    tracked: Sequence[str],
+) -> pa.Array:
+    """Null-aware "differs" per pair over the tracked columns (the hash's notion of equal).
+
+    One column at a time: only two columns of the pairs are ever materialized.
+    """
+    changed = pa.repeat(pa.scalar(False), len(rows_s))
+    everything = len(rows_s) == snapshot.num_rows  # pairs in snapshot order: no take needed
     for name in tracked:
-        a, b = new.column(name), old.column(name)
+        a = snapshot.column(name) if everything else snapshot.column(name).take(rows_s)
+        b = current.column(name).take(rows_c)
         differs = pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b)))
         changed = pc.or_(changed, differs)
-    return changed
+    return changed.combine_chunks() if isinstance(changed, pa.ChunkedArray) else changed
 
 
 def _sort(table: pa.Table, keys: Sequence[str], *, by_date: bool = True) -> pa.Table:
