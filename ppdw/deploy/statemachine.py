@@ -19,6 +19,8 @@ LAMBDA_ERRORS = [
 ]
 LAMBDA_RETRY = {"IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
 GLUE_RETRY = {"IntervalSeconds": 60, "MaxAttempts": 5, "BackoffRate": 2.0}
+#: The Succeed state reached when the download equals the last run's (no Glue step runs).
+UNCHANGED_STATE = "Unchanged"
 #: Room for Step Functions' own scheduling and the retry back-offs.
 MARGIN_SECONDS = 600
 
@@ -138,11 +140,15 @@ def definition(settings: PipelineSettings) -> dict[str, Any]:
             "SourceUnchanged": {
                 "Type": "Choice",
                 "Choices": [
-                    {"Variable": "$.fetch.status", "StringEquals": "unchanged", "Next": "Unchanged"}
+                    {
+                        "Variable": "$.fetch.status",
+                        "StringEquals": "unchanged",
+                        "Next": UNCHANGED_STATE,
+                    }
                 ],
                 "Default": "Bronze",
             },
-            "Unchanged": {"Type": "Succeed", "Comment": "same download as the last run"},
+            UNCHANGED_STATE: {"Type": "Succeed", "Comment": "same download as the last run"},
             "Bronze": _glue_task(settings.bronze_job, "Silver", "BronzeFailed"),
             "Silver": _glue_task(settings.silver_job, None, "SilverFailed"),
             "FetchFailed": _fail("Fetch"),

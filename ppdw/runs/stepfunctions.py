@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ppdw.config.loader import Project
-from ppdw.deploy.statemachine import execution_input
+from ppdw.deploy.statemachine import UNCHANGED_STATE, execution_input
 from ppdw.errors import AwsError, PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import manifest
@@ -75,30 +75,44 @@ def _stamp(event: dict[str, Any]) -> float:
 
 
 def apply_history(events: list[dict[str, Any]], progress: RunProgress) -> str | None:
-    """Update the steps from history events; returns the last failure text, if any."""
+    """Update the steps from history events; returns the last failure text, if any.
+
+    A caught failure still ends its Task state with `TaskStateExited` (then the Catch
+    leads to a Fail state): the step stays failed unless a retry (a new `TaskScheduled`
+    in the same state) follows. The `Unchanged` Succeed state means fetch found the
+    last run's file: bronze and silver are skipped.
+    """
     current: str | None = None
+    failed = False  # the current step's last attempt failed
     failure: str | None = None
     for event in events:
         kind = str(event.get("type", ""))
         if kind.endswith("StateEntered"):
-            current = STATE_STEPS.get(event.get("stateEnteredEventDetails", {}).get("name", ""))
+            name = event.get("stateEnteredEventDetails", {}).get("name", "")
+            current, failed = STATE_STEPS.get(name), False
             if current:
                 progress.set(current, "running", started=_stamp(event))
-        elif kind.endswith("StateExited") and current:
-            progress.set(current, "succeeded", finished=_stamp(event))
+            elif name == UNCHANGED_STATE:
+                progress.set("fetch", "unchanged", finished=_stamp(event))
+                progress.set("bronze", "skipped")
+                progress.set("silver", "skipped")
+        elif kind.endswith("StateExited"):
+            if current and not failed:
+                progress.set(current, "succeeded", finished=_stamp(event))
             current = None
-        elif kind.endswith("Failed") or kind.endswith("TimedOut"):
+        elif kind == "TaskScheduled" and current and failed:
+            failed = False
+            progress.set(current, "running", f"retrying after {failure}")
+        elif kind.endswith(("Failed", "TimedOut", "Aborted")):
             details: dict[str, Any] = next(
                 (v for k, v in event.items() if k.endswith("EventDetails")), {}
             )
-            failure = f"{details.get('error', kind)}: {details.get('cause', '')}".strip(": ")
+            error = str(details.get("error") or kind)
+            cause = str(details.get("cause") or "")
+            failure = f"{error}: {_short(cause)}" if cause else error
             if current:
+                failed = True
                 progress.set(current, "failed", failure, finished=_stamp(event))
-        elif kind == "SucceedStateEntered" or (
-            kind.endswith("StateEntered")
-            and event.get("stateEnteredEventDetails", {}).get("name") == "Unchanged"
-        ):
-            progress.set("fetch", "unchanged")
     return failure
 
 

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ from typer.testing import CliRunner
 
 from ppdw.cli.app import app
 from ppdw.config.loader import Project, load_project
+from ppdw.deploy.statemachine import schedule_input_template
 from ppdw.errors import PpdwError
 from ppdw.runs import stepfunctions as sfn_runner
 from ppdw.runs.progress import QuietProgress
@@ -65,6 +66,7 @@ ACCOUNT = sup.ACCOUNT
 REGION = "us-east-1"
 BUCKET = sup.BUCKET
 INCOMING = "ppdw-test-incoming"
+ZIP = "Comprehensive_NDC_SPL_Data_Elements_File.zip"
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "bad" / "corpus" / "nsde"
 #: Longest a test waits for one execution (the pipeline on 200-row files takes ~1-3 s).
 EXECUTION_DEADLINE = 120.0
@@ -247,7 +249,7 @@ def deployed(services: Services, project: Path) -> Project:
 
 def upload(path: Path, name: str) -> str:
     """A source file the Lambda can read: an object in another bucket (s3:// URL)."""
-    key = f"{name}/Comprehensive_NDC_SPL_Data_Elements_File.zip"
+    key = f"{name}/{ZIP}"
     boto3.client("s3").put_object(Bucket=INCOMING, Key=key, Body=path.read_bytes())
     return f"s3://{INCOMING}/{key}"
 
@@ -264,16 +266,13 @@ class Execution:
         self.error: PpdwError | None = None
 
     def describe(self) -> dict[str, Any]:
-        answer: dict[str, Any] = boto3.client("stepfunctions").describe_execution(
-            executionArn=self.arn
-        )
-        return answer
+        return dict(boto3.client("stepfunctions").describe_execution(executionArn=self.arn))
 
     def history(self) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions")
         events: list[dict[str, Any]] = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=self.arn):
-            events.extend(page["events"])
+            events.extend(dict(event) for event in page["events"])
         return events
 
     def failures(self) -> list[dict[str, Any]]:
@@ -292,6 +291,17 @@ class Execution:
         ]
 
 
+def bounded_sleep(run_id: str) -> Callable[[float], None]:
+    """`follow`'s sleep: short polls, and a test failure instead of waiting forever."""
+    deadline = time.monotonic() + EXECUTION_DEADLINE
+
+    def sleep(_: float) -> None:
+        assert time.monotonic() < deadline, f"execution {run_id} still running"
+        time.sleep(0.05)
+
+    return sleep
+
+
 def execute(project: Project, run_time: str, source: str, *, force: bool = False) -> Execution:
     """`ppdw run nsde` on Step Functions: start execution `run_id`, follow it to its end."""
     moment = datetime.fromisoformat(run_time).replace(tzinfo=UTC)
@@ -302,12 +312,7 @@ def execute(project: Project, run_time: str, source: str, *, force: bool = False
     )
     progress = QuietProgress()
     execution = Execution(arn, progress)
-    deadline = time.monotonic() + EXECUTION_DEADLINE
-
-    def sleep(_: float) -> None:
-        assert time.monotonic() < deadline, f"execution {run_id} still running"
-        time.sleep(0.05)
-
+    sleep = bounded_sleep(run_id)
     try:
         execution.record = sfn_runner.follow(target, project, "nsde", arn, progress, sleep=sleep)
     except PpdwError as exc:
@@ -382,3 +387,144 @@ def test_first_run_succeeds_through_fetch_bronze_silver(
         "bronze": "succeeded",
         "silver": "succeeded",
     }
+
+
+def job_runs(job: str) -> int:
+    return len(boto3.client("glue").get_job_runs(JobName=job)["JobRuns"])
+
+
+def test_second_identical_download_ends_unchanged_without_glue(
+    deployed: Project, services: Services
+) -> None:
+    source = upload(sample(deployed, 0), "day1")
+    first = execute(deployed, "2026-11-01T06:00:00", source)
+    assert first.error is None, first.failures()
+    names = deployed.warehouse.names.dataset("nsde")
+    runs_before = {layer: job_runs(names.job(layer)) for layer in ("bronze", "silver")}
+
+    second = execute(deployed, "2026-11-02T06:00:00", source)
+
+    assert second.error is None, second.failures()
+    assert second.describe()["status"] == "SUCCEEDED"
+    assert second.states() == ["NameRun", "Fetch", "SourceUnchanged", "Unchanged"]
+    assert {layer: job_runs(names.job(layer)) for layer in ("bronze", "silver")} == runs_before
+    steps = second.progress.steps
+    assert [steps[s].state for s in ("fetch", "bronze", "silver")] == [
+        "unchanged",
+        "skipped",
+        "skipped",
+    ]
+    assert second.record is not None
+    assert second.record["status"] == "unchanged"
+    assert second.record["steps"]["fetch"]["unchanged_since"] == "nsde-20261101-060000"
+    # silver still holds the first run's keys
+    assert set(silver_current()) == set(sup.read_snapshot(deployed, "nsde", 0).records)
+
+
+def test_failing_bronze_job_fails_the_execution_with_the_steps_error(
+    deployed: Project, services: Services
+) -> None:
+    first = execute(deployed, "2026-11-01T06:00:00", upload(CORPUS / "base" / ZIP, "base"))
+    assert first.error is None, first.failures()
+    silver_before = silver_current()
+
+    run = execute(deployed, "2026-11-02T06:00:00", upload(CORPUS / "header_only.zip", "bad"))
+
+    described = run.describe()
+    assert described["status"] == "FAILED"
+    assert run.states() == ["NameRun", "Fetch", "SourceUnchanged", "Bronze", "BronzeFailed"]
+    # the Fail state re-raises what the Glue .sync task reported: the job run as the cause
+    assert described["error"] == "States.TaskFailed"
+    cause = json.loads(described["cause"])
+    assert cause["JobRunState"] == "FAILED"
+    assert cause["JobName"] == deployed.warehouse.names.dataset("nsde").job("bronze")
+    assert "empty_source" in cause["ErrorMessage"]
+    # what `ppdw run` shows: the failing step, its error, and the other steps
+    assert run.error is not None
+    assert "nsde-20261102-060000 failed: States.TaskFailed" in run.error.message
+    assert "empty_source" in run.error.message
+    steps = run.progress.steps
+    assert [steps[s].state for s in ("fetch", "bronze", "silver")] == [
+        "succeeded",
+        "failed",
+        "pending",
+    ]
+    assert "empty_source" in steps["bronze"].detail
+    # the job kept the failure in the run record; silver is untouched
+    record = sup.run_record(sup.aws_target(), "nsde", "nsde-20261102-060000")
+    assert record["status"] == "failed"
+    assert record["steps"]["bronze"]["status"] == "failed"
+    assert silver_current() == silver_before
+
+
+def test_failing_silver_job_ends_in_silver_failed(deployed: Project, services: Services) -> None:
+    first = execute(deployed, "2026-11-01T06:00:00", upload(CORPUS / "base" / ZIP, "base"))
+    assert first.error is None, first.failures()
+
+    source = upload(CORPUS / "delete_ninety_percent.zip", "cut")
+    run = execute(deployed, "2026-11-02T06:00:00", source)
+
+    assert run.describe()["status"] == "FAILED"
+    assert run.states()[-2:] == ["Silver", "SilverFailed"]
+    assert run.error is not None
+    assert "max_delete_ratio" in run.error.message
+    steps = run.progress.steps
+    assert [steps[s].state for s in ("fetch", "bronze", "silver")] == [
+        "succeeded",
+        "succeeded",
+        "failed",
+    ]
+
+
+def test_failing_fetch_lambda_ends_in_fetch_failed(deployed: Project, services: Services) -> None:
+    run = execute(deployed, "2026-11-01T06:00:00", f"s3://{INCOMING}/missing.zip")
+
+    described = run.describe()
+    assert described["status"] == "FAILED"
+    assert run.states() == ["NameRun", "Fetch", "FetchFailed"]
+    # an unhandled Lambda error is not one of the retried Lambda service errors
+    assert [f["type"] for f in run.failures()] == ["TaskFailed", "ExecutionFailed"]
+    cause = json.loads(described["cause"])
+    assert "missing.zip" in cause["errorMessage"]
+    assert described["error"] == cause["errorType"]
+    steps = run.progress.steps
+    assert [steps[s].state for s in ("fetch", "bronze", "silver")] == [
+        "failed",
+        "pending",
+        "pending",
+    ]
+
+
+def test_scheduled_start_names_the_run_from_the_event_time(
+    services: Services, project: Path
+) -> None:
+    """EventBridge starts with `run_id: null`: the definition derives it with intrinsics."""
+    path = project / "fda/nsde/config/dataset.json"
+    config = json.loads(path.read_text())
+    config["source"]["url"] = f"s3://{INCOMING}/scheduled/{ZIP}"
+    path.write_text(json.dumps(config))
+    cli(project, "bootstrap-core")
+    cli(project, "deploy", "nsde")
+    boto3.client("s3").create_bucket(Bucket=INCOMING)
+    loaded = load_project(project)
+    upload(sample(loaded, 0), "scheduled")
+    template = schedule_input_template().replace("<time>", '"2026-11-01T06:00:00Z"')
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=sfn_runner.machine_arn(sup.aws_target(), loaded, "nsde"),
+        name="scheduled-start",
+        input=template,
+    )["executionArn"]
+    progress = QuietProgress()
+    record = sfn_runner.follow(
+        sup.aws_target(), loaded, "nsde", arn, progress, sleep=bounded_sleep("scheduled")
+    )
+
+    assert services.lambda_events[0]["run_id"] == "nsde-20261101-060000"
+    assert services.lambda_events[0]["source"] is None
+    argv = services.job_argv[loaded.warehouse.names.dataset("nsde").job("silver")]
+    assert argv[argv.index("--run_id") + 1] == "nsde-20261101-060000"
+    # follow reads the record named like the execution; the jobs wrote the derived run id
+    assert record == {"run_id": "scheduled-start", "status": "succeeded", "steps": {}}
+    derived = sup.run_record(sup.aws_target(), "nsde", "nsde-20261101-060000")
+    assert derived["status"] == "succeeded"
