@@ -40,6 +40,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 from moto.glue.models import FakeJobRun, glue_backends
@@ -110,6 +111,7 @@ class Services:
         self.lambda_events: list[dict[str, Any]] = []
         self.job_argv: dict[str, list[str]] = {}  # job name -> argv of its last run
         self.job_errors: dict[str, str] = {}  # job run id -> ErrorMessage
+        self.service_errors = 0  # invocations still to refuse with Lambda's ServiceException
 
     # Lambda ---------------------------------------------------------------------------
 
@@ -117,6 +119,15 @@ class Services:
         name = str(parameters["FunctionName"])
         event = json.loads(parameters["Payload"])
         self.lambda_events.append(event)
+        if self.service_errors:
+            self.service_errors -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "ServiceException", "Message": "Lambda is unavailable"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "r-1"},
+                },
+                "Invoke",
+            )
         client = boto3.client("lambda", region_name=region)
         config = client.get_function_configuration(FunctionName=name)
         root = self._unpack(name, lambda_backends[ACCOUNT][region].get_function(name).code_bytes)
@@ -377,6 +388,14 @@ def test_first_run_succeeds_through_fetch_bronze_silver(
     expected = sup.read_snapshot(deployed, "nsde", 0)
     assert set(silver_current()) == set(expected.records)
 
+    # ResultSelector/ResultPath: each step's result beside the input
+    output = json.loads(described["output"])
+    assert output["fetch"]["status"] == "fetched"
+    assert output["fetch"]["result"]["run_id"] == "nsde-20261101-060000"
+    assert output["bronze"]["JobRunState"] == "SUCCEEDED"
+    assert output["silver"]["JobRunState"] == "SUCCEEDED"
+    assert output["run_id"] == "nsde-20261101-060000"
+
     # the run record the jobs kept is what `follow` returns
     record = run.record
     assert record is not None
@@ -524,7 +543,20 @@ def test_scheduled_start_names_the_run_from_the_event_time(
     assert services.lambda_events[0]["source"] is None
     argv = services.job_argv[loaded.warehouse.names.dataset("nsde").job("silver")]
     assert argv[argv.index("--run_id") + 1] == "nsde-20261101-060000"
-    # follow reads the record named like the execution; the jobs wrote the derived run id
-    assert record == {"run_id": "scheduled-start", "status": "succeeded", "steps": {}}
+    assert progress.steps["silver"].state == "succeeded"
+    assert record["status"] == "succeeded"
     derived = sup.run_record(sup.aws_target(), "nsde", "nsde-20261101-060000")
     assert derived["status"] == "succeeded"
+
+
+def test_a_lambda_service_error_is_retried(deployed: Project, services: Services) -> None:
+    """Step Functions names it `Lambda.ServiceException`, one of the retried errors."""
+    services.service_errors = 1
+    run = execute(deployed, "2026-11-01T06:00:00", upload(CORPUS / "base" / ZIP, "base"))
+
+    assert run.error is None, run.failures()
+    assert run.describe()["status"] == "SUCCEEDED"
+    (failed,) = run.failures()
+    assert failed["error"] == "Lambda.ServiceException"
+    assert len(services.lambda_events) == 2
+    assert run.progress.steps["fetch"].state == "succeeded"
