@@ -124,7 +124,13 @@ class Services:
             raise ClientError(
                 {
                     "Error": {"Code": "ServiceException", "Message": "Lambda is unavailable"},
-                    "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "r-1"},
+                    "ResponseMetadata": {
+                        "HTTPStatusCode": 500,
+                        "RequestId": "r-1",
+                        "HostId": "",
+                        "HTTPHeaders": {},
+                        "RetryAttempts": 0,
+                    },
                 },
                 "Invoke",
             )
