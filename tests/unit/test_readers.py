@@ -176,3 +176,38 @@ def test_source_format_from_dataset_source() -> None:
         header=False,
         columns=("RXCUI", "STR"),
     )
+
+
+def _csv_module_rows(data: bytes) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+@pytest.mark.parametrize("columns", [1, 3])
+def test_quoted_line_ends_across_many_blocks_read_as_the_csv_module_reads_them(
+    columns: int,
+) -> None:
+    # Several MB, so pyarrow splits the file into blocks; quoted values hold LF, CRLF,
+    # commas and quotes, so a split at a line end inside a value would corrupt the rows.
+    lines = [",".join(f"c{i}" for i in range(columns))]
+    for n in range(200_000):
+        value = f'"row {n}, line one\nline two,\r\nthree ""q""\n"' if n % 7 == 0 else f"v{n}"
+        lines.append(",".join([value] + [f"{n}-{i}" for i in range(1, columns)]))
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > 2 * (1 << 20)
+    expected = _csv_module_rows(data)
+    table = read_text_table(data, CSV, source_name="multi.csv").table
+    assert table.column_names == expected[0]
+    assert [list(row.values()) for row in table.to_pylist()] == expected[1:]
+
+
+def test_plain_file_with_blank_lines_and_no_final_line_end_reads_every_record() -> None:
+    data = b'a,b\n1,x\n\n2,"y, z"\r\n3,w'
+    table = read_text_table(data, CSV, source_name="f.csv").table
+    assert table.to_pylist() == [
+        {"a": "1", "b": "x"},
+        {"a": "2", "b": "y, z"},
+        {"a": "3", "b": "w"},
+    ]
