@@ -14,8 +14,10 @@ configured precision and scale; bools are true/false/1/0/y/n/yes/no in any case.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -109,14 +111,16 @@ def to_bronze(
             "reserved_column",
             f"source column(s) {', '.join(reserved)} collide with ppdw's own columns",
         )
-    failures: dict[str, int] = {}
-    arrays: list[pa.Array | pa.ChunkedArray] = []
-    for index, name in enumerate(names):
-        text = _clean(raw.column(index))
-        typed, failed = convert(text, column_type(name, dataset))
-        if failed:
-            failures[name] = failed
-        arrays.append(typed)
+    kinds = [column_type(name, dataset) for name in names]
+
+    def one(index: int) -> tuple[pa.ChunkedArray, int]:
+        return convert(_clean(raw.column(index)), kinds[index])
+
+    # pyarrow compute releases the GIL: the columns convert in parallel.
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
+        converted = list(pool.map(one, range(len(names))))
+    failures = {name: failed for name, (_, failed) in zip(names, converted, strict=True) if failed}
+    arrays: list[pa.Array | pa.ChunkedArray] = [typed for typed, _ in converted]
     rows = raw.num_rows
     arrays += _meta_arrays(rows, run_id=run_id, run_time=run_time, source_file=source_file)
     schema = bronze_schema(names, dataset)
@@ -127,8 +131,19 @@ def to_bronze(
 
 def _clean(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Trim surrounding white space; "" -> null."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return pa.chunked_array([_clean_chunk(chunk) for chunk in column.chunks], pa.string())
+
+
+def _clean_chunk(chunk: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(chunk)
+    keep = pc.greater(pc.binary_length(trimmed), 0)
+    if trimmed.null_count:
+        keep = pc.fill_null(keep, False)
+    if trimmed.offset or keep.offset or not pa.types.is_string(trimmed.type):
+        return pc.if_else(keep, trimmed, pa.scalar(None, pa.string()))
+    # "" -> null without copying the text: the non-empty mask becomes the validity bitmap.
+    _, offsets, data = trimmed.buffers()
+    return pa.Array.from_buffers(pa.string(), len(trimmed), [keep.buffers()[1], offsets, data])
 
 
 def _meta_arrays(rows: int, *, run_id: str, run_time: datetime, source_file: str) -> list[pa.Array]:
