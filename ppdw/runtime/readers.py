@@ -16,6 +16,7 @@ import csv
 import io
 import pathlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,17 +117,20 @@ def _parse_single_lines(
     if not fmt.quoting:
         return None  # without quoting the full parse already splits at every line end
     bad: list[_BadRow] = []
-    try:
-        table = pv.read_csv(
-            pa.BufferReader(raw),
-            read_options=_read_options(names, skip, encoding, _DEFAULT_BLOCK, True),
-            parse_options=_parse_options(fmt, _recorder(bad), newlines_in_values=False),
-            convert_options=_convert_options(names),
-        )
-    except pa.ArrowInvalid:
-        return None
     start = len(content) - raw.size  # `raw` is `content` after any byte-order mark
-    lines = content.count(b"\n", start) + (0 if content.endswith(b"\n") else 1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Counted while pyarrow parses (its parse runs without the GIL).
+        newlines = pool.submit(content.count, b"\n", start)
+        try:
+            table = pv.read_csv(
+                pa.BufferReader(raw),
+                read_options=_read_options(names, skip, encoding, _DEFAULT_BLOCK, True),
+                parse_options=_parse_options(fmt, _recorder(bad), newlines_in_values=False),
+                convert_options=_convert_options(names),
+            )
+        except pa.ArrowInvalid:
+            return None
+        lines = newlines.result() + (0 if content.endswith(b"\n") else 1)
     if bad or table.num_rows + skip != lines:
         return None
     return table
@@ -142,6 +146,8 @@ def _convert_options(names: list[str]) -> pv.ConvertOptions:
 
 def _first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
     """Byte offset of the first byte not valid in `encoding`, or None (streamed, flat memory)."""
+    if encoding.lower() in _UTF8_NAMES and _valid_utf8(raw):
+        return None  # Arrow's vectorized check; the decoder below only to find the offset
     decoder = codecs.getincrementaldecoder(encoding)()
     view = memoryview(raw)
     for start in range(0, len(view), _CHECK_CHUNK):
@@ -151,6 +157,16 @@ def _first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
         except UnicodeDecodeError as exc:
             return start + exc.start
     return None
+
+
+def _valid_utf8(raw: pa.Buffer) -> bool:
+    """The whole buffer is valid UTF-8 (the buffer seen as one large_string value)."""
+    offsets = pa.array([0, raw.size], pa.int64()).buffers()[1]
+    try:
+        pa.LargeStringArray.from_buffers(1, offsets, raw).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _choose_encoding(raw: pa.Buffer, fmt: SourceFormat, source_name: str) -> str:
