@@ -12,7 +12,13 @@ exists.
 "Unchanged": the download is written (it must be, to hash it while streaming) and removed
 again, nothing else is written to raw, and no raw manifest appears; the run record
 (`silver/_runs/...`) keeps the fetch details. Raw therefore holds only distinct
-downloads. A re-fetch of the last successful run itself is never "unchanged".
+downloads.
+
+Order of runs: before anything is written, a run whose run time is not later than the
+last successful run's is refused (silver applies runs in time order), so it leaves raw and
+bronze untouched. The last successful run itself may run again (a retry of a run whose
+last steps were interrupted): silver then changes nothing (data.md rule 6), and its fetch
+is never "unchanged".
 
 Secrets (`auth_kind` secretsmanager|ssm) are read by name, added as a query parameter of
 the request only, and redacted from every log line, error, manifest and result.
@@ -35,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ppdw.aws import objects
-from ppdw.errors import ConfigError, PpdwError, UsageError
+from ppdw.errors import ConfigError, DataQualityError, PpdwError, UsageError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import archive, download, manifest
 from ppdw.runtime.redact import redact_text
@@ -158,6 +164,8 @@ def fetch(
     if not is_valid_run_id(run_id):
         raise UsageError(f"invalid run id {run_id!r}")
     names, bucket = config.names, config.bucket
+    last = manifest.read_last_success(s3, bucket, names)
+    check_run_order(last, names.dataset, run_id, run_time)
     origin = source or config.source_url
     secret = read_secret(config, secrets, ssm)
     request_url = origin
@@ -178,7 +186,6 @@ def fetch(
         progress=progress,
     )
     document = _manifest(config, run_id, run_time, shown, got, force)
-    last = manifest.read_last_success(s3, bucket, names)
     if _unchanged(last, got.sha256, run_id) and not force:
         assert last is not None
         objects.delete_keys(s3, bucket, [got.key])
@@ -202,6 +209,22 @@ def _unchanged(last: dict[str, Any] | None, sha256: str, run_id: str) -> bool:
     if last is None:
         return False
     return last.get("source_sha256") == sha256 and last.get("run_id") != run_id
+
+
+def check_run_order(
+    last: dict[str, Any] | None, dataset: str, run_id: str, run_time: datetime
+) -> None:
+    """Refuse a run that precedes the last successful run of the dataset (not its retry)."""
+    if last is None or last.get("run_id") == run_id:
+        return
+    last_time = manifest.parse_time(str(last["run_time"]))
+    if run_time <= last_time:
+        raise DataQualityError(
+            "out_of_order",
+            f"run time {manifest.format_time(run_time)} is not later than the last applied "
+            f"run {last.get('run_id')} ({manifest.format_time(last_time)})",
+            "runs apply in time order; use a later --as-of",
+        )
 
 
 def _manifest(

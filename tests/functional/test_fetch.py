@@ -157,6 +157,15 @@ def test_refetching_the_last_successful_run_is_not_unchanged(s3: Any) -> None:
     assert len(_raw_keys(s3, "r1")) == 3
 
 
+def test_a_run_not_later_than_the_last_success_is_refused_before_writing(s3: Any) -> None:
+    first = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(NSDE_SAMPLE))
+    manifest.write_last_success(s3, BUCKET, NAMES, "r2", T2, first.manifest["sha256"])
+    for run_time in (T1, T2):
+        with pytest.raises(DataQualityError, match="out_of_order"):
+            fetch(s3, _config(), run_id="r9", run_time=run_time, source=str(NSDE_SAMPLE))
+    assert _raw_keys(s3, "r9") == []
+
+
 def test_changed_source_is_fetched(s3: Any) -> None:
     manifest.write_last_success(s3, BUCKET, NAMES, "r0", T1, "0" * 64)
     second = REPO / "fda/nsde/sample/2026-11-02/Comprehensive_NDC_SPL_Data_Elements_File.zip"
