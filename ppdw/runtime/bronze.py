@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -135,7 +136,8 @@ def _clean(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _clean_chunk(chunk: pa.Array) -> pa.Array:
-    trimmed = pc.utf8_trim_whitespace(chunk)
+    trim = pc.ascii_trim_whitespace if _plain_ascii(chunk) else pc.utf8_trim_whitespace
+    trimmed = trim(chunk)
     keep = pc.greater(pc.binary_length(trimmed), 0)
     if trimmed.null_count:
         keep = pc.fill_null(keep, False)
@@ -144,6 +146,19 @@ def _clean_chunk(chunk: pa.Array) -> pa.Array:
     # "" -> null without copying the text: the non-empty mask becomes the validity bitmap.
     _, offsets, data = trimmed.buffers()
     return pa.Array.from_buffers(pa.string(), len(trimmed), [keep.buffers()[1], offsets, data])
+
+
+def _plain_ascii(chunk: pa.Array) -> bool:
+    """Only ASCII bytes and none of 0x1C-0x1F (Unicode white space that the ASCII trim keeps):
+    then the ASCII trim (about 2x faster) gives exactly the UTF-8 trim's result."""
+    if not pa.types.is_string(chunk.type) or chunk.buffers()[2] is None:
+        return False
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+    if data.size == 0:
+        return True
+    if int(data.max()) >= 0x80:
+        return False
+    return not np.any(np.subtract(data, 0x1C, dtype=np.uint8) < 4)
 
 
 def _meta_arrays(rows: int, *, run_id: str, run_time: datetime, source_file: str) -> list[pa.Array]:

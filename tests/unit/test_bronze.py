@@ -82,6 +82,21 @@ def test_blank_values_become_null_after_trimming() -> None:
     assert result.table.column("name").to_pylist() == [None, "x"]
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["  a b ", "\x1cx\x1f", "\x1e", "\v\fy\r\n"],  # ASCII, with the separators
+        ["\u00a0caf\u00e9\u2003", " \u3000 ", "plain "],  # Unicode white space
+    ],
+)
+def test_trimming_is_unicode_white_space_in_ascii_and_non_ascii_columns(
+    values: list[str],
+) -> None:
+    result = bronze(text_table({"ndc11": [str(i) for i in range(len(values))], "name": values}))
+    expected = [v.strip() or None for v in values]
+    assert result.table.column("name").to_pylist() == expected
+
+
 def test_invalid_dates_become_null_and_are_counted_per_column() -> None:
     raw = text_table(
         {
