@@ -52,6 +52,20 @@ class GlueDefaults(Model):
     table_creation: Literal["crawler", "schema"] = "crawler"
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
 
+    @field_validator("additional_python_modules")
+    @classmethod
+    def _one_spec_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _module_specs(value)
+
+
+def _module_specs(value: tuple[str, ...]) -> tuple[str, ...]:
+    # Glue splits `--additional-python-modules` on commas: a spec like `x>=1,<2` would
+    # silently become two broken ones.
+    for spec in value:
+        if not spec or "," in spec or any(ch.isspace() for ch in spec):
+            raise ValueError(f"{spec!r}: one package spec per entry, no commas or spaces")
+    return value
+
 
 class GlueOverrides(Model):
     version: GlueVersion | None = None
@@ -62,6 +76,11 @@ class GlueOverrides(Model):
     additional_python_modules: tuple[str, ...] | None = None
     table_creation: Literal["crawler", "schema"] | None = None
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+
+    @field_validator("additional_python_modules")
+    @classmethod
+    def _one_spec_each(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else _module_specs(value)
 
 
 class LambdaDefaults(Model):

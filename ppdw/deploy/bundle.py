@@ -20,7 +20,7 @@ import ppdw
 
 PACKAGE_DIR = Path(ppdw.__file__).resolve().parent
 #: Parts of the package Glue and Lambda never need (CLI, scaffolding, control plane).
-RUNTIME_EXCLUDED = ("cli", "templates", "targets", "deploy")
+RUNTIME_EXCLUDED = ("cli", "templates", "targets", "deploy", "runs")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -64,7 +64,7 @@ def _package_files(package_dir: Path) -> list[tuple[str, Path]]:
 
 
 def runtime_zip(package_dir: Path = PACKAGE_DIR) -> bytes:
-    """The ppdw package minus cli/, templates/, targets/, deploy/ (for `--extra-py-files`)."""
+    """The ppdw package minus cli/, templates/, targets/, deploy/, runs/ (`--extra-py-files`)."""
     return deterministic_zip(
         (name, path.read_bytes()) for name, path in _package_files(package_dir)
     )

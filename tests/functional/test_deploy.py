@@ -121,7 +121,7 @@ def test_glue_jobs_and_crawlers(deployed: Path) -> None:
     assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
     args = job["DefaultArguments"]
     assert args["--extra-py-files"] == f"s3://{BUCKET}/scripts/_runtime/ppdw_runtime.zip"
-    assert args["--additional-python-modules"] == "pyarrow==26.0.1"
+    assert args["--additional-python-modules"] == "pyarrow==26.0.1,pydantic==2.14.4"
     assert args["--config_key"] == "scripts/rxnorm/dataset.json"
     assert (args["--bronze_database"], args["--silver_database"]) == (
         "pp_dw_bronze",

@@ -78,3 +78,12 @@ def test_missing_script_is_reported_in_strict_mode(project: Path) -> None:
     (project / "fda/nsde/glue/silver_job.py").unlink()
     with pytest.raises(ConfigError, match=r"fda/nsde/glue/silver_job\.py: file missing"):
         load_project(project, strict=True)
+
+
+def test_a_python_module_spec_with_a_comma_is_refused(project: Path) -> None:
+    path = project / "config" / "warehouse.json"
+    data = json.loads(path.read_text())
+    data["glue"]["additional_python_modules"] = ["pydantic>=2.7,<3"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"glue\.additional_python_modules: .*no commas"):
+        load_project(project)
