@@ -93,6 +93,21 @@ def root(
     Example: ppdw run nsde
     """
     ctx.obj = AppState(target=target, project=project, verbose=verbose)
+    if verbose:
+        _show_ppdw_logs()
+
+
+def _show_ppdw_logs() -> None:
+    """`-v`: ppdw's own log lines (already redacted) on stderr. botocore's loggers stay
+    quiet: at DEBUG they print response bodies, which can hold secret values."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("ppdw")
+    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _register() -> None:
