@@ -74,6 +74,7 @@ def apply_local(params: dict[str, Any]) -> dict[str, Any]:
     run_id, run_time = params["run_id"], datetime.fromisoformat(params["run_time"])
     bronze = pq.read_table(params["bronze"])
     snapshot, rejected, _prep = silver.prepare_snapshot(bronze, dataset)
+    del bronze  # as the job: each input is released once the next form of it exists
     rejects_written = 0
     if rejected is not None and rejected.num_rows:
         rejects = silver_dir.parent / f"{silver_dir.name}_rejects" / f"run_id={run_id}"
@@ -83,6 +84,11 @@ def apply_local(params: dict[str, Any]) -> dict[str, Any]:
     partitions = _partitions(silver_dir)
     current = read_current(partitions)
     result = silver.merge(current, snapshot, dataset, run_id=run_id, run_time=run_time, force=False)
+    sizes = {
+        "current_arrow_bytes": 0 if current is None else int(current.nbytes),
+        "snapshot_arrow_bytes": int(snapshot.nbytes),
+    }
+    del current, snapshot  # the merge's result holds copies of what it needs
     targets = sorted(silver.partitions_to_rewrite(result, run_time))
     if not (result.new_versions.num_rows or result.closed.num_rows):
         targets = []  # as the job: a no-change run writes no data file at all
@@ -90,6 +96,7 @@ def apply_local(params: dict[str, Any]) -> dict[str, Any]:
         folder = partitions.get(ym)
         existing = read_partition(folder, ym) if folder is not None else None
         table = silver.apply_to_partition(existing, result, ym)
+        del existing
         if PARTITION in table.schema.names:
             table = table.drop_columns([PARTITION])
         target = silver_dir / f"{PARTITION}={ym}"
@@ -106,8 +113,7 @@ def apply_local(params: dict[str, Any]) -> dict[str, Any]:
         "rejects_files": rejects_written,
         "partitions": targets,
         "files_written": len(targets),
-        "current_arrow_bytes": 0 if current is None else int(current.nbytes),
-        "snapshot_arrow_bytes": int(snapshot.nbytes),
+        **sizes,
     }
 
 

@@ -246,6 +246,7 @@ def _merge_and_commit(
     bronze = read_bronze_partition(ctx)
     snapshot, rejected, prep_stats = prepare_snapshot(bronze, ctx.dataset)
     stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **as_dict(prep_stats)}
+    del bronze  # peak memory: each input is released once the next form of it exists
     files, size = 0, 0
     if rejected is not None and rejected.num_rows:
         written = storage.replace_folder(
@@ -262,6 +263,7 @@ def _merge_and_commit(
         force=ctx.args.force,
         base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
     )
+    del current, snapshot  # the result holds copies of the rows it writes
     stats.update(as_dict(result.stats))
     stats["changes"] = change_counts(stats)
     targets = sorted(partitions_to_rewrite(result, ctx.args.run_time))
@@ -311,6 +313,7 @@ def _write_version(
 
     existing = read_partition(ctx, ym, previous) if previous else None
     table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
+    del existing
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
     written = storage.replace_folder(ctx.s3, ctx.bucket, version_folder(ctx, ym), table)
