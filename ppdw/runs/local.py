@@ -185,7 +185,12 @@ def fetch_config(target: TargetContext, project: Project, dataset: str) -> Any:
     )
 
 
-def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> str:
+def _run_fetch(
+    target: TargetContext,
+    project: Project,
+    request: RunRequest,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> str:
     """Fetch into raw with the Lambda's own step code; returns "fetched" or "unchanged"."""
     from ppdw.runtime.fetch import run_fetch_step
 
@@ -196,6 +201,7 @@ def _run_fetch(target: TargetContext, project: Project, request: RunRequest) -> 
         run_time=request.run_time,
         source=request.source,
         force=request.force,
+        progress=progress,
     )
     return str(result.status)
 
@@ -246,7 +252,7 @@ def run_local(
         if request.from_step == "raw":
             progress.start("fetch")
             try:
-                status = _run_fetch(target, project, request)
+                status = _run_fetch(target, project, request, progress.transfer("fetch"))
             except BaseException as exc:
                 progress.fail("fetch", str(exc))
                 raise

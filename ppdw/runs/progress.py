@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "unchanged"]
 STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
@@ -36,11 +38,17 @@ class StepView:
     started: float | None = None
     finished: float | None = None
     detail: str = ""
+    #: Bytes moved so far and the total (when known), while a transfer runs.
+    transferred: tuple[int, int | None] | None = None
 
     def duration(self, now: float) -> float | None:
         if self.started is None:
             return None
         return (self.finished if self.finished is not None else now) - self.started
+
+
+def format_bytes(count: int) -> str:
+    return f"{count / 1_000_000:,.1f} MB"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -143,6 +151,28 @@ class RunProgress:
         if self._live is not None:
             self._live.update(self.render())
 
+    def transfer(self, step: str) -> Callable[[int, int | None], None]:
+        """A byte-progress callback (downloads, uploads) drawn as a bar in `step`'s row."""
+
+        def update(done: int, total: int | None) -> None:
+            self.steps.setdefault(step, StepView(step)).transferred = (done, total)
+            self.refresh()
+
+        return update
+
+    def _detail(self, view: StepView) -> RenderableType:
+        if view.state != "running" or view.transferred is None:
+            return view.detail
+        done, total = view.transferred
+        if not total:
+            return f"{format_bytes(done)} {view.detail}".strip()
+        line = Table.grid(padding=(0, 1))
+        line.add_row(
+            ProgressBar(total=total, completed=done, width=20),
+            Text(f"{format_bytes(done)} of {format_bytes(total)}", no_wrap=True),
+        )
+        return line
+
     def render(self) -> Table:
         now = self._clock()
         table = Table(title=self.title, title_justify="left", caption=self.footer or None)
@@ -156,7 +186,7 @@ class RunProgress:
                 view.name,
                 f"[{style}]{view.state}[/]",
                 format_duration(view.duration(now)),
-                view.detail,
+                self._detail(view),
             )
         return table
 

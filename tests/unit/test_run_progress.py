@@ -34,3 +34,18 @@ def test_format_duration() -> None:
     assert format_duration(None) == ""
     assert format_duration(0.25) == "0.2s"
     assert format_duration(3600) == "60m00s"
+
+
+def test_a_download_shows_as_a_bar_with_bytes_in_its_step_row() -> None:
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    progress = RunProgress("run r1", console=console, live=False)
+    progress.start("fetch")
+    progress.transfer("fetch")(5_000_000, 10_000_000)
+    console.print(progress.render())
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "5.0 MB of 10.0 MB" in shown
+    assert "━" in shown  # the bar itself
+    progress.done("fetch")
+    console.file.truncate(0)  # type: ignore[attr-defined]
+    console.print(progress.render())
+    assert "MB of" not in console.file.getvalue()  # type: ignore[attr-defined]
