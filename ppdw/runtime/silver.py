@@ -13,6 +13,8 @@ that holds all rows of each key they touch.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -365,15 +367,20 @@ def _changed_mask(
 ) -> pa.Array:
     """Null-aware "differs" per pair over the tracked columns (the hash's notion of equal).
 
-    One column at a time: only two columns of the pairs are ever materialized.
+    Column by column on a thread pool (pyarrow compute releases the GIL): only a few
+    columns of the pairs are materialized at a time.
     """
-    changed = pa.repeat(pa.scalar(False), len(rows_s))
     everything = len(rows_s) == snapshot.num_rows  # pairs in snapshot order: no take needed
-    for name in tracked:
+
+    def differs(name: str) -> pa.ChunkedArray:
         a = snapshot.column(name) if everything else snapshot.column(name).take(rows_s)
         b = current.column(name).take(rows_c)
-        differs = pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b)))
-        changed = pc.or_(changed, differs)
+        return pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b)))
+
+    changed = pa.repeat(pa.scalar(False), len(rows_s))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for column in pool.map(differs, tracked):
+            changed = pc.or_(changed, column)
     return changed.combine_chunks() if isinstance(changed, pa.ChunkedArray) else changed
 
 
