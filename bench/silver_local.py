@@ -45,7 +45,7 @@ def read_partition(folder: Path, ym: str) -> pa.Table | None:
 
 def read_current(partitions: dict[str, Path]) -> pa.Table | None:
     """As the job: each file's `is_current` column first; files without a live version are
-    not read further."""
+    not read further, the others are returned whole (merge looks only at the live rows)."""
     from ppdw.runtime.schema import IS_CURRENT
 
     parts: list[pa.Table] = []
@@ -55,7 +55,6 @@ def read_current(partitions: dict[str, Path]) -> pa.Table | None:
             if not pc.any(parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)).as_py():
                 continue
             table = parquet.read()
-            table = table.filter(pc.equal(table[IS_CURRENT], True))
             if PARTITION in table.schema.names:
                 table = table.drop_columns([PARTITION])
             parts.append(table.append_column(PARTITION, pa.array([ym] * table.num_rows)))

@@ -183,10 +183,12 @@ def read_partition(ctx: JobContext, ym: str, prefix: str) -> pa.Table | None:
 
 
 def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
-    """The live versions (`is_current`) across every registered partition.
+    """Every file holding a live version (`is_current`), across the registered partitions.
 
     Each file's `is_current` column is read first (ranged GETs); a file without a live
-    version (an old month whose versions were all closed) is never read further.
+    version (an old month whose versions were all closed) is never read further. The files
+    read are returned whole: `merge` looks only at their live rows, and copying the table
+    without the closed ones would cost more than the merge's lookup.
     """
     parts: list[pa.Table] = []
     for ym, prefix in sorted(locations.items()):
@@ -196,7 +198,6 @@ def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
             if not pc.any(flags).as_py():
                 continue
             table = parquet.read()
-            table = table.filter(pc.equal(table[IS_CURRENT], True))
             if SILVER_KEY in table.schema.names:
                 table = table.drop_columns([SILVER_KEY])
             parts.append(table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows)))

@@ -219,12 +219,19 @@ def merge(
     moment = utc_ms(run_time)
     if current is None or current.num_columns == 0:
         current = silver_schema(snapshot.schema, keys).empty_table()
-    current = _with_year_month(_only_current(current))
-    _check_order(current, moment)
+    current = _with_year_month(current)
+    live = _live_rows(current)  # positions of the current versions; None: every row
+    if len(keys) != 1 and live is not None:
+        current, live = current.take(live), None
+    live_rows = current.num_rows if live is None else len(live)
+    dates = current.select([RECORD_EFFECTIVE_DATE])
+    _check_order(dates if live is None else dates.take(live), moment)
     aligned = align_schema(current, snapshot, dataset)
     current, snapshot, tracked = aligned.current, aligned.snapshot, aligned.tracked
-    pairs = _pair_by_lookup(snapshot, current, keys)
+    pairs = _pair_by_lookup(snapshot, current, keys, live)
     if pairs is None:
+        if live is not None:
+            current = current.take(live)
         pairs = _pair_by_join(snapshot, current, keys)
     new_s, gone_c, both_s, both_c = pairs
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
@@ -232,7 +239,7 @@ def merge(
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
         gone_c = gone_c.slice(0, 0)
-    _guard_deletes(len(gone_c), current.num_rows, dataset, force)
+    _guard_deletes(len(gone_c), live_rows, dataset, force)
 
     stamp = _Stamp(run_id=run_id, moment=moment)
     inserts = stamp.open(snapshot.take(new_s), tracked, "INSERT")
@@ -300,32 +307,41 @@ def _guard_deletes(deletes: int, current_rows: int, dataset: Dataset, force: boo
 _Pairs = tuple[pa.Array, pa.Array, pa.Array, pa.Array]
 
 
-def _only_current(current: pa.Table) -> pa.Table:
-    """The live versions; no copy when the caller already passed only those."""
+def _live_rows(current: pa.Table) -> pa.Array | None:
+    """Positions of the rows with `is_current` true, or None when every row is current.
+
+    The merge reads the other rows through these positions instead of copying the table
+    without them (a copy of every column of the current silver)."""
     flags = current.column(IS_CURRENT)
     if flags.null_count == 0 and (current.num_rows == 0 or pc.all(flags).as_py()):
-        return current
-    return current.filter(pc.equal(flags, True))
+        return None
+    return pc.indices_nonzero(pc.fill_null(flags, False))
 
 
-def _pair_by_lookup(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> _Pairs | None:
+def _pair_by_lookup(
+    snapshot: pa.Table, current: pa.Table, keys: list[str], live: pa.Array | None
+) -> _Pairs | None:
     """Pairs for a single key by hash lookup (`index_in`), cheaper than a full outer join;
-    None when it does not apply (composite key, or a key live twice in `current`)."""
+    None when it does not apply (composite key, or a key live twice in `current`).
+    Only the rows at `live` (all rows when None) are current versions."""
     if len(keys) != 1:
         return None
     wanted = snapshot.column(keys[0]).combine_chunks()
-    live = current.column(keys[0]).combine_chunks()
-    where = pc.index_in(wanted, value_set=live)  # int32, null when the key is new
+    column = current.column(keys[0])
+    present = (column if live is None else column.take(live)).combine_chunks()
+    where = pc.index_in(wanted, value_set=present)  # int32, null when the key is new
     matched = pc.is_valid(where)
     rows = row_numbers(snapshot.num_rows)
     both_s = rows.filter(matched)
     both_c = where.filter(matched).cast(pa.uint64())
-    hit = np.zeros(current.num_rows, dtype=bool)
+    hit = np.zeros(len(present), dtype=bool)
     hit[both_c.to_numpy()] = True
     gone_c = pc.indices_nonzero(pa.array(~hit))
     # index_in finds a key's first row only: a key live twice would look "gone" here.
-    if len(gone_c) and pc.any(pc.is_in(live.take(gone_c), value_set=wanted)).as_py():
+    if len(gone_c) and pc.any(pc.is_in(present.take(gone_c), value_set=wanted)).as_py():
         return None
+    if live is not None:  # positions among the live rows -> positions in `current`
+        both_c, gone_c = live.take(both_c), live.take(gone_c)
     return rows.filter(pc.invert(matched)), gone_c, both_s, both_c
 
 

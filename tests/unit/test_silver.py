@@ -326,3 +326,24 @@ def test_current_read_without_its_partition_column_gets_it_from_the_effective_da
     result = merge(current, snapshot, dataset, run_id="r2", run_time=T2)
     assert result.closed.column("effective_year_month").to_pylist() == ["2020-01"]
     assert result.new_versions.column("effective_year_month").to_pylist() == ["2020-02"]
+
+
+@pytest.mark.parametrize("keys", [["k"], ["k", "name"]])
+def test_merge_given_the_whole_history_equals_merge_given_the_current_versions(
+    keys: list[str],
+) -> None:
+    # Closed versions and a tombstone in the table passed as "current" are ignored.
+    silver = Silver(make_dataset(business_key=keys))
+    silver.run(bronze_table([A1, B1, C1]), T1)
+    silver.run(bronze_table([A1, B2]), T2)
+    current, history = silver.current(), silver.history()
+    assert current is not None
+    assert history.num_rows > current.num_rows
+    snapshot, _, _ = prepare_snapshot(bronze_table([B1, C1]), silver.dataset)
+    results = [
+        merge(table, snapshot, silver.dataset, run_id="r3", run_time=T3, force=True)
+        for table in (current, history)
+    ]
+    assert results[1].new_versions.equals(results[0].new_versions)
+    assert results[1].closed.equals(results[0].closed)
+    assert results[1].stats == results[0].stats
