@@ -360,16 +360,38 @@ class RangeReader(io.RawIOBase):
         self._pos += count
         return count
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Exactly `size` bytes (fewer only at the end): parquet readers expect no short
+        reads. A read larger than a block is one ranged GET, not cached."""
+        left = self.size - self._pos
+        want = left if size is None or size < 0 else min(size, left)
+        if want <= 0:
+            return b""
+        if want > self.block_size:
+            data = self._range(self._pos, self._pos + want - 1)
+            self._pos += len(data)
+            return data
+        out = bytearray(want)
+        filled = 0
+        while filled < want:
+            count = self.readinto(memoryview(out)[filled:])
+            if count == 0:
+                break
+            filled += count
+        return bytes(out[:filled])
+
     def _load(self, start: int) -> None:
-        end = min(start + self.block_size, self.size) - 1
+        self._block = self._range(start, min(start + self.block_size, self.size) - 1)
+        self._block_start = start
+
+    def _range(self, first: int, last: int) -> bytes:
         try:
             body = self.s3.get_object(
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end}"
+                Bucket=self.bucket, Key=self.key, Range=f"bytes={first}-{last}"
             )
-            self._block = bytes(body["Body"].read())
+            return bytes(body["Body"].read())
         except (ClientError, BotoCoreError) as error:
             raise _fail("ranged get", self.bucket, self.key, error) from error
-        self._block_start = start
 
 
 def iter_chunks(stream: Any, size: int = 1024 * 1024) -> Iterator[bytes]:

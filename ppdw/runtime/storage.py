@@ -83,59 +83,13 @@ def parquet_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return sorted(k for k in list_keys(s3, bucket, prefix) if k.endswith(PARQUET_SUFFIX))
 
 
-class S3RangeFile(io.RawIOBase):
-    """A seekable read-only file over one S3 object, fetched by ranged GETs.
-
-    pyarrow reads a parquet footer and then only the column chunks it is asked for, so
-    counting rows or reading `is_current` costs a few small GETs, not the whole object.
-    """
-
-    def __init__(self, s3: Any, bucket: str, key: str, size: int | None = None) -> None:
-        super().__init__()
-        self._s3, self._bucket, self._key = s3, bucket, key
-        if size is None:
-            size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def size(self) -> int:
-        return self._size
-
-    def read(self, size: int = -1) -> bytes:
-        if self._pos >= self._size:
-            return b""
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if end <= self._pos:
-            return b""
-        response = self._s3.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end - 1}"
-        )
-        data: bytes = response["Body"].read()
-        self._pos += len(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+#: Parquet is read by ranged GETs: a footer, then only the column chunks asked for, so
+#: counting rows or reading `is_current` costs a few small GETs, not the whole object.
+PARQUET_BLOCK_BYTES = 1024 * 1024
 
 
 def open_parquet(s3: Any, bucket: str, key: str) -> pq.ParquetFile:
-    return pq.ParquetFile(S3RangeFile(s3, bucket, key))
+    return pq.ParquetFile(objects.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES))
 
 
 def row_count(s3: Any, bucket: str, key: str) -> int:
