@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from ppdw.aws.glue import UpdateNotSupportedError
 from ppdw.aws.session import AwsSession
@@ -174,43 +174,48 @@ class Executor:
 
     def _update_job(self, spec: ResourceSpec, action: Action) -> None:
         glue = self.state.glue
-        if action.replace:
-            glue.delete_job(spec.name)
-            self._create_job(spec, action)
-            return
-        if _untagged_changes(action):
-            try:
-                glue.update_job(spec.payload["definition"])
-            except UpdateNotSupportedError:
-                self._notice(f"{spec.name}: the endpoint cannot update jobs; delete + create")
-                glue.delete_job(spec.name)
-                self._create_job(spec, action)
-                return
-        if _touched(action, "tags."):
-            glue.tag("job", spec.name, dict(spec.tags))
+        self._update_glue_resource(
+            "job", spec, action, lambda: glue.update_job(spec.payload["definition"])
+        )
 
     def _create_crawler(self, spec: ResourceSpec, action: Action) -> None:
         self.state.glue.create_crawler(spec.payload["definition"], dict(spec.tags))
 
     def _update_crawler(self, spec: ResourceSpec, action: Action) -> None:
+        definition = dict(spec.payload["definition"])
+        if _touched(action, "Schedule"):
+            definition["Schedule"] = ""  # an empty schedule removes it
         glue = self.state.glue
-        if action.replace:
-            glue.delete_crawler(spec.name)
-            self._create_crawler(spec, action)
-            return
-        if _untagged_changes(action):
-            definition = dict(spec.payload["definition"])
-            if _touched(action, "Schedule"):
-                definition["Schedule"] = ""  # an empty schedule removes it
+        self._update_glue_resource("crawler", spec, action, lambda: glue.update_crawler(definition))
+
+    def _update_glue_resource(
+        self,
+        kind: Literal["job", "crawler"],
+        spec: ResourceSpec,
+        action: Action,
+        update: Callable[[], None],
+    ) -> None:
+        """A Glue job or crawler: updated in place (keeps its run history), or deleted and
+        created again where the plan says so (local target) or the endpoint cannot update."""
+        glue = self.state.glue
+        delete, create = (
+            (glue.delete_job, self._create_job)
+            if kind == "job"
+            else (glue.delete_crawler, self._create_crawler)
+        )
+        replace = action.replace
+        if not replace and _untagged_changes(action):
             try:
-                glue.update_crawler(definition)
+                update()
             except UpdateNotSupportedError:
-                self._notice(f"{spec.name}: the endpoint cannot update crawlers; delete + create")
-                glue.delete_crawler(spec.name)
-                self._create_crawler(spec, action)
-                return
+                self._notice(f"{spec.name}: the endpoint cannot update {kind}s; delete + create")
+                replace = True
+        if replace:
+            delete(spec.name)
+            create(spec, action)
+            return
         if _touched(action, "tags."):
-            glue.tag("crawler", spec.name, dict(spec.tags))
+            glue.tag(kind, spec.name, dict(spec.tags))
 
     # ---------------------------------------------------------- state machine, rule
 

@@ -18,18 +18,6 @@ from tests.functional import pipeline_support as sup
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
 
-@pytest.fixture
-def loaded(project: Path) -> Project:
-    return sup.load(project)
-
-
-@pytest.fixture
-def target(loaded: Project) -> TargetContext:
-    t = sup.aws_target()
-    sup.make_core(t, loaded, ["nsde", "rxnorm"])
-    return t
-
-
 def test_parse_args_like_glue() -> None:
     argv = [
         "script.py",

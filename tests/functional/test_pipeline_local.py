@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,18 +14,6 @@ from ppdw.targets import TargetContext
 from tests.functional import pipeline_support as sup
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
-
-
-@pytest.fixture
-def loaded(project: Path) -> Project:
-    return sup.load(project)
-
-
-@pytest.fixture
-def target(loaded: Project) -> TargetContext:
-    t = sup.aws_target()
-    sup.make_core(t, loaded, ["nsde", "rxnorm"])
-    return t
 
 
 @pytest.mark.parametrize("dataset", ["nsde", "rxnorm"])
