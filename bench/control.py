@@ -206,7 +206,7 @@ def control_plane(workdir: Path) -> ControlPlaneResult:
         project = _project_copy(Path(tmp))
         env = _aws_env(server)
         base = [*ppdw_command(), "--target", "aws", "--project", str(project)]
-        commands = (["bootstrap-core"], ["deploy", "--all"])
+        commands = (["bootstrap-core", "--yes"], ["deploy", "--all", "--yes"])
         server.start_recording()
         for args in commands:
             _run(base + args, env)

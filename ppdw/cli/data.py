@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ppdw.cli import context, render
+from ppdw.cli import complete, context, render
 from ppdw.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,7 +47,12 @@ def parse_as_of(text: str) -> datetime:
 def run(
     ctx: typer.Context,
     dataset: Annotated[
-        str, typer.Argument(metavar="DATASET", help="Dataset name (folder under fda/).")
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            autocompletion=complete.datasets,
+            help="Dataset name (folder under fda/).",
+        ),
     ],
     source: Annotated[
         str | None,
@@ -258,7 +263,10 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
 def status(
     ctx: typer.Context,
     dataset: Annotated[
-        str | None, typer.Argument(metavar="DATASET", help="One dataset (default: all).")
+        str | None,
+        typer.Argument(
+            metavar="DATASET", autocompletion=complete.datasets, help="One dataset (default: all)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:

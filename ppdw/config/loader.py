@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ppdw.config.models import Dataset, Warehouse
-from ppdw.errors import ConfigError
+from ppdw.errors import ConfigError, did_you_mean
 from ppdw.naming import is_valid_dataset_name
 
 WAREHOUSE_FILE = Path("config/warehouse.json")
@@ -47,7 +47,8 @@ class Project:
             known = ", ".join(sorted(self.datasets)) or "none"
             raise ConfigError(
                 f"unknown dataset {name!r} (datasets in {DATASETS_DIR}/: {known})",
-                "create it with `ppdw add-dataset NAME`",
+                did_you_mean(name, sorted(self.datasets))
+                or f"create it with `ppdw add-dataset {name}`",
             )
         return self.datasets[name]
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from ppdw.aws.session import AwsSession
 from ppdw.config.models import Warehouse
-from ppdw.errors import TargetError
+from ppdw.errors import TargetError, did_you_mean
 
 
 @dataclass
@@ -43,7 +43,8 @@ def choose_target_name(warehouse: Warehouse, explicit: str | None) -> str:
         known = ", ".join(sorted(warehouse.all_targets))
         raise TargetError(
             f"unknown target {name!r} (known: {known})",
-            "declare it under 'targets' in config/warehouse.json",
+            did_you_mean(name, sorted(warehouse.all_targets))
+            or "declare it under 'targets' in config/warehouse.json",
         )
     return name
 
