@@ -303,7 +303,7 @@ def change_counts(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def _changes_anything(result: Any) -> bool:
-    return bool(result.new_versions.num_rows or result.closed.num_rows)
+    return bool(result.writes_anything)
 
 
 def _write_version(

@@ -1,0 +1,102 @@
+"""Bring `record_hash`es of the old decimal form up to the documented form.
+
+Before the fix, `record_hash` rendered a decimal with Arrow's decimal-to-string cast, which
+follows Java's BigDecimal: an exponent as soon as the adjusted exponent (digits of the
+unscaled value - 1 - scale) is below -6. So at scale >= 7 a value whose magnitude is below
+1e-6, zero included, was hashed as `0E-9` or `-1.00E-7` instead of `0.000000000` or
+`-0.000000100`. Every other value, and every column of another type, renders the same in
+both forms.
+
+Decision (README, "Upgrading"): change detection compares the tracked values themselves,
+never stored hashes, so an old-form hash never makes a key look changed. A run rewrites
+the `record_hash` of each current version it leaves unchanged whose stored hash is the old
+form's hash of its values, to the documented one, in the partition rewrite of that run (the
+version stays as it was in every other column: dates, values, change type, run id; it is
+counted as unchanged, and as `rehashed`). Closed versions and tombstones keep the hash they
+were written with: history is not rewritten.
+
+Cost: only rows holding such a small decimal at scale >= 7 are hashed again, in each run;
+datasets without decimals of scale >= 7 pay nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ppdw.runtime.hashing import PLAIN_CAST_MAX_SCALE, canonical_text, md5_hex, unscaled_text
+from ppdw.runtime.schema import RECORD_HASH
+
+#: Below this magnitude the old form took an exponent (at scale >= 7).
+_EXPONENT_BELOW = Decimal("0.000001")
+
+
+def old_decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The old form (Arrow's cast, spelled out so that a later pyarrow cannot change it):
+    plain notation, except `d[.ddd]E-n` where the adjusted exponent is below -6."""
+    plain = column.cast(pa.string())
+    scale = column.type.scale
+    if scale <= PLAIN_CAST_MAX_SCALE:
+        return plain
+    unscaled = unscaled_text(column)
+    negative = pc.starts_with(unscaled, "-")
+    digits = pc.utf8_ltrim(unscaled, characters="-")
+    count = pc.utf8_length(digits)
+    first = pc.utf8_slice_codeunits(digits, 0, 1)
+    rest = pc.utf8_slice_codeunits(digits, 1)
+    mantissa = pc.if_else(
+        pc.greater(count, 1), pc.binary_join_element_wise(first, rest, "."), first
+    )
+    adjusted = pc.subtract(count, scale + 1)
+    exponent = pc.binary_join_element_wise("E", adjusted.cast(pa.string()), "")
+    sign = pc.if_else(negative, "-", "")
+    scientific = pc.binary_join_element_wise(sign, mantissa, exponent, "")
+    return pc.if_else(pc.less(adjusted, -6), scientific, plain)
+
+
+def _small_decimal_columns(table: pa.Table, tracked: Sequence[str]) -> list[str]:
+    return [
+        name
+        for name in tracked
+        if pa.types.is_decimal(table.schema.field(name).type)
+        and table.schema.field(name).type.scale > PLAIN_CAST_MAX_SCALE
+    ]
+
+
+def _may_differ(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Rows where at least one of `columns` holds a value the two forms render differently."""
+    mask = pa.chunked_array([pa.repeat(pa.scalar(False), table.num_rows)])
+    for name in columns:
+        values = table.column(name)
+        bound = pa.scalar(_EXPONENT_BELOW, values.type)
+        small = pc.less(pc.abs(values), bound)
+        mask = pc.or_(mask, pc.fill_null(small, False))
+    return mask.combine_chunks()
+
+
+def stale_hashes(
+    current: pa.Table, rows: pa.Array, tracked: Sequence[str]
+) -> tuple[pa.Array, pa.Array]:
+    """Among `current`'s rows at `rows`, those whose stored hash is the old form's hash of
+    their values: (their positions in `current`, their hashes in the documented form)."""
+    none = (pa.array([], pa.uint64()), pa.array([], pa.string()))
+    columns = _small_decimal_columns(current, tracked)
+    if not columns or len(rows) == 0:
+        return none
+    candidates = rows.filter(_may_differ(current.select(columns).take(rows), columns))
+    if len(candidates) == 0:
+        return none
+    versions = current.take(candidates)
+    stored = versions.column(RECORD_HASH)
+    new = md5_hex(canonical_text(versions, tracked))
+    outdated = pc.fill_null(pc.not_equal(stored, new), True).combine_chunks()
+    if not pc.any(outdated).as_py():
+        return none
+    versions, new = versions.filter(outdated), new.filter(outdated)
+    old = md5_hex(canonical_text(versions, tracked, decimals=old_decimal_text))
+    # Only the old form's own hash is replaced; any other hash is left as it was written.
+    upgrade = pc.equal(versions.column(RECORD_HASH), old).combine_chunks()
+    return candidates.filter(outdated).filter(upgrade), new.filter(upgrade)
