@@ -83,7 +83,14 @@ def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
             source_file=name,
         )
         tables.append(result.table)
-        member_stats.append({"member": name, "encoding": read.encoding, **as_dict(result.stats)})
+        member_stats.append(
+            {
+                "member": name,
+                "encoding": read.encoding,
+                "fallback_lines": read.fallback_lines,
+                **as_dict(result.stats),
+            }
+        )
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
     if table.num_rows == 0:
         names = ", ".join(s["member"] for s in member_stats)
@@ -126,6 +133,8 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "partition": partition,
         "rows": table.num_rows,
         "parse_failures": _parse_failures(detail["members"]),
+        # Lines not valid in the dataset's encoding, read with its fallback_encoding.
+        "fallback_lines": sum(int(m["fallback_lines"]) for m in detail["members"]),
         "files": 1,
         "bytes": written.bytes,
         "table": how,

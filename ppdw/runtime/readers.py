@@ -7,6 +7,11 @@ job. No type guessing ever, so `00409669510` keeps its zeros. A malformed file f
 
 Parsing is pyarrow's multithreaded CSV reader. Only when a file is broken is it parsed a
 second time (single-threaded, or with the `csv` module) to find the line number to report.
+
+Encoding (data.md, Bronze): a file valid in the dataset's `encoding` (checked by Arrow's
+vectorized UTF-8 validation) is parsed as it is. Only a file that is not pays for
+`_decode_lines`: each line (ending at LF) valid in `encoding` is kept as it is, each other
+line is decoded with `fallback_encoding`, and the lines so decoded are counted.
 """
 
 from __future__ import annotations
@@ -69,7 +74,8 @@ class SourceFormat:
 @dataclass
 class ReadResult:
     table: pa.Table  # every column pa.string(), original names, values untrimmed
-    encoding: str  # the encoding actually used
+    encoding: str  # the dataset's encoding, in which every line but the fallback ones was read
+    fallback_lines: int = 0  # lines not valid in `encoding`, decoded with `fallback_encoding`
 
 
 def read_text_table(
@@ -82,14 +88,18 @@ def read_text_table(
         raise DataQualityError("empty_source", f"{source_name} is empty (no bytes)")
     if raw.size >= len(_BOM) and raw.slice(0, len(_BOM)).to_pybytes() == _BOM:
         raw = raw.slice(len(_BOM))
-    encoding = _choose_encoding(raw, fmt, source_name)
+    encoding, fallback_lines = fmt.encoding, 0
+    bad = _first_invalid_offset(raw, fmt.encoding)
+    if bad is not None:
+        content, fallback_lines = _decode_lines(raw, bad, fmt, source_name)
+        raw, encoding = pa.py_buffer(content), "utf-8"
     names, skip = _column_names(raw, fmt, encoding, source_name)
     table = _parse_single_lines(content, raw, fmt, encoding, names, skip)
     if table is None:
         table = _parse(raw, fmt, encoding, names, skip, source_name)
     if fmt.format == "rrf":
         table = _drop_rrf_trailing(table, raw, encoding, source_name)
-    return ReadResult(table=table, encoding=encoding)
+    return ReadResult(table=table, encoding=fmt.encoding, fallback_lines=fallback_lines)
 
 
 def _load(data: bytes | str | pathlib.Path) -> bytes:
@@ -169,15 +179,52 @@ def _valid_utf8(raw: pa.Buffer) -> bool:
     return True
 
 
-def _choose_encoding(raw: pa.Buffer, fmt: SourceFormat, source_name: str) -> str:
-    bad = _first_invalid_offset(raw, fmt.encoding)
-    if bad is None:
-        return fmt.encoding
-    if fmt.fallback_encoding and _first_invalid_offset(raw, fmt.fallback_encoding) is None:
-        return fmt.fallback_encoding
+def _decode_lines(
+    raw: pa.Buffer, first_bad: int, fmt: SourceFormat, source_name: str
+) -> tuple[bytes, int]:
+    """`raw` as UTF-8, each line decoded on its own: in `fmt.encoding` when valid there,
+    else in `fmt.fallback_encoding`; and how many lines took the fallback.
+
+    Only the lines holding an invalid byte are decoded one by one; the runs of valid lines
+    between them are decoded in one call each.
+    """
+    data = raw.to_pybytes()
+    fallback = fmt.fallback_encoding
+    if not fallback or not (_lines_end_with_lf(fmt.encoding) and _lines_end_with_lf(fallback)):
+        raise _encoding_error(data, first_bad, fmt, source_name)
+    view = memoryview(data)
+    parts: list[str] = []
+    position, bad, lines = 0, first_bad, 0
+    while True:
+        # The line holding the first invalid byte after `position`; lines before it are valid.
+        start = data.rfind(b"\n", position, bad) + 1  # 0 when not found
+        start = max(start, position)
+        newline = data.find(b"\n", bad)
+        end = len(data) if newline < 0 else newline + 1
+        parts.append(codecs.decode(view[position:start], fmt.encoding))
+        try:
+            parts.append(codecs.decode(view[start:end], fallback))
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(data, start + exc.start, fmt, source_name) from exc
+        lines, position = lines + 1, end
+        try:
+            parts.append(codecs.decode(view[position:], fmt.encoding))
+        except UnicodeDecodeError as exc:
+            bad = position + exc.start
+            continue
+        return "".join(parts).encode("utf-8"), lines
+
+
+def _lines_end_with_lf(encoding: str) -> bool:
+    """True when a LF byte in `encoding` always ends a line (UTF-8, cp1252, latin-1; not
+    UTF-16): then lines can be found before decoding."""
+    return "\n\r,".encode(encoding) == b"\n\r,"
+
+
+def _encoding_error(data: bytes, bad: int, fmt: SourceFormat, source_name: str) -> DataQualityError:
     tried = fmt.encoding + (f" or {fmt.fallback_encoding}" if fmt.fallback_encoding else "")
-    line = raw.slice(0, bad).to_pybytes().count(b"\n") + 1
-    raise DataQualityError(
+    line = data.count(b"\n", 0, bad) + 1
+    return DataQualityError(
         "encoding",
         f"{source_name}: line {line} (byte {bad}) is not valid {tried}",
         hint="set source.encoding / source.fallback_encoding in dataset.json",
