@@ -15,23 +15,43 @@ version stays as it was in every other column: dates, values, change type, run i
 counted as unchanged, and as `rehashed`). Closed versions and tombstones keep the hash they
 were written with: history is not rewritten.
 
-Cost: only rows holding such a small decimal at scale >= 7 are hashed again, in each run;
-datasets without decimals of scale >= 7 pay nothing.
+Once: each run records the form of the hashes it writes (`record_hash_form` in its silver
+stats). A run applied after one that recorded form 2 has nothing to bring up to date (that
+run rewrote or closed every old-form current version, and every later version is new), so
+only the first run after the upgrade looks: it hashes again the unchanged current versions
+holding such a small decimal. Datasets without decimals of scale >= 7 never pay anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ppdw.runtime.hashing import PLAIN_CAST_MAX_SCALE, canonical_text, md5_hex, unscaled_text
+from ppdw.runtime.hashing import (
+    PLAIN_CAST_MAX_SCALE,
+    RECORD_HASH_FORM,
+    canonical_text,
+    md5_hex,
+    unscaled_text,
+)
 from ppdw.runtime.schema import RECORD_HASH
 
 #: Below this magnitude the old form took an exponent (at scale >= 7).
 _EXPONENT_BELOW = Decimal("0.000001")
+#: Where a run's silver statistics say which form its hashes are in (absent: form 1).
+FORM_KEY = "record_hash_form"
+
+
+def may_hold_old_hashes(last_silver_stats: Mapping[str, Any] | None) -> bool:
+    """Whether current versions may still carry old-form hashes, from the silver statistics
+    of the last applied run (None: unknown, so look)."""
+    if last_silver_stats is None:
+        return True
+    return int(last_silver_stats.get(FORM_KEY, 1)) < RECORD_HASH_FORM
 
 
 def old_decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -57,12 +77,13 @@ def old_decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.less(adjusted, -6), scientific, plain)
 
 
-def _small_decimal_columns(table: pa.Table, tracked: Sequence[str]) -> list[str]:
+def affected_columns(schema: pa.Schema, tracked: Sequence[str]) -> list[str]:
+    """The tracked columns whose values may render differently in the two forms."""
     return [
         name
         for name in tracked
-        if pa.types.is_decimal(table.schema.field(name).type)
-        and table.schema.field(name).type.scale > PLAIN_CAST_MAX_SCALE
+        if pa.types.is_decimal(schema.field(name).type)
+        and schema.field(name).type.scale > PLAIN_CAST_MAX_SCALE
     ]
 
 
@@ -83,7 +104,7 @@ def stale_hashes(
     """Among `current`'s rows at `rows`, those whose stored hash is the old form's hash of
     their values: (their positions in `current`, their hashes in the documented form)."""
     none = (pa.array([], pa.uint64()), pa.array([], pa.string()))
-    columns = _small_decimal_columns(current, tracked)
+    columns = affected_columns(current.schema, tracked)
     if not columns or len(rows) == 0:
         return none
     candidates = rows.filter(_may_differ(current.select(columns).take(rows), columns))

@@ -47,6 +47,9 @@ import pyarrow.compute as pc
 
 from ppdw.runtime.schema import TIMESTAMP, is_reserved
 
+#: Which canonical form the hashes a run writes are in; recorded in each run's silver stats.
+#: 1: decimals as Arrow's cast (an exponent below 1e-6); 2: decimals always plain.
+RECORD_HASH_FORM = 2
 US = "\x1f"  # between a column's name and its value
 RS = "\x1e"  # between fields
 ESC = "\x1b"

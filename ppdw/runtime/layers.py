@@ -272,6 +272,7 @@ def _merge_and_commit(
         run_time=ctx.args.run_time,
         force=ctx.args.force,
         base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
+        upgrade_hashes=_hashes_may_be_old(ctx),
     )
     del current, snapshot  # the result holds copies of the rows it writes
     stats.update(as_dict(result.stats))
@@ -299,6 +300,18 @@ def _merge_and_commit(
         _commit(ctx, targets, pa.unify_schemas(schemas))
     _finish(ctx)
     return stats
+
+
+def _hashes_may_be_old(ctx: JobContext) -> bool:
+    """False once a run recording the current record_hash form was applied (`hash_upgrade`):
+    then no current version can hold an old-form hash and the merge need not look."""
+    from ppdw.runtime.hash_upgrade import may_hold_old_hashes
+
+    last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
+    if last is None:
+        return may_hold_old_hashes(None)
+    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, str(last["run_id"])) or {}
+    return may_hold_old_hashes((record.get("steps", {}).get("silver") or {}).get("stats"))
 
 
 def change_counts(stats: dict[str, Any]) -> dict[str, int]:

@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
 from ppdw.naming import year_month
-from ppdw.runtime.hash_upgrade import stale_hashes
-from ppdw.runtime.hashing import record_hash
+from ppdw.runtime.hash_upgrade import affected_columns, stale_hashes
+from ppdw.runtime.hashing import RECORD_HASH_FORM, record_hash
 from ppdw.runtime.schema import (
     BRONZE_META,
     CHANGE_TYPE,
@@ -82,6 +82,7 @@ class MergeStats:
     deletes: int = 0
     unchanged: int = 0
     rehashed: int = 0  # unchanged versions whose old-form record_hash was brought up to date
+    record_hash_form: int = RECORD_HASH_FORM  # the form of every hash this run writes
 
 
 def row_numbers(count: int) -> pa.Array:
@@ -219,12 +220,14 @@ def merge(
     run_time: datetime,
     force: bool = False,
     base_stats: MergeStats | None = None,
+    upgrade_hashes: bool = True,
 ) -> MergeResult:
     """Apply SCD2 rule 3 to one clean snapshot (see module docstring).
 
     `current`: the current versions (is_current true) in silver schema, possibly empty; a
     table without columns means "no silver yet". `base_stats` (from `prepare_snapshot`) is
-    carried into the result's statistics.
+    carried into the result's statistics. `upgrade_hashes`: look for old-form hashes among
+    the unchanged current versions (`hash_upgrade`); False once a run has done it.
     """
     keys = list(dataset.business_key)
     moment = utc_ms(run_time)
@@ -247,7 +250,7 @@ def merge(
     new_s, gone_c, both_s, both_c = pairs
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
     changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
-    rehashed = _rehashed(current, both_c.filter(pc.invert(changed)), tracked)
+    rehashed = _rehashed(current, both_c, changed, tracked, look=upgrade_hashes)
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
         gone_c = gone_c.slice(0, 0)
@@ -272,10 +275,19 @@ def merge(
     return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked), rehashed)
 
 
-def _rehashed(current: pa.Table, unchanged: pa.Array, tracked: Sequence[str]) -> pa.Table:
-    """The unchanged current versions whose record_hash is of the old decimal form, with
-    the documented one (`hash_upgrade`)."""
-    rows, hashes = stale_hashes(current, unchanged, tracked)
+def _rehashed(
+    current: pa.Table,
+    matched: pa.Array,
+    changed: pa.Array,
+    tracked: Sequence[str],
+    *,
+    look: bool,
+) -> pa.Table:
+    """The unchanged current versions (`matched` and not `changed`) whose record_hash is of
+    the old decimal form, with the documented one (`hash_upgrade`)."""
+    if not look or not affected_columns(current.schema, tracked):
+        return current.slice(0, 0)  # the common case: no work at all
+    rows, hashes = stale_hashes(current, matched.filter(pc.invert(changed)), tracked)
     versions = current.take(rows)
     at = versions.schema.get_field_index(RECORD_HASH)
     return versions.set_column(at, RECORD_HASH, hashes)

@@ -148,6 +148,11 @@ def test_a_history_hashed_before_the_fix_gets_no_update_and_keeps_every_version(
         old_ppdw.setattr(silver_module, "stale_hashes", no_upgrade)
         ran(wh, day1, T1, "edges-1")
         ran(wh, day2, T2, "edges-2")
+    for run_id in ("edges-1", "edges-2"):  # run records as the earlier ppdw wrote them
+        key = f"silver/_runs/nsde/{run_id}.json"
+        record = json.loads(wh.body(key))
+        del record["steps"]["silver"]["stats"]["record_hash_form"]
+        wh.s3.put_object(Bucket=wh.bucket, Key=key, Body=json.dumps(record).encode())
     before = silver_rows(wh)
     stale = {
         r["ndc11"] for r in before if r["is_current"] and r["record_hash"] != documented_hash(r)
@@ -168,6 +173,7 @@ def test_a_history_hashed_before_the_fix_gets_no_update_and_keeps_every_version(
     ] == []
     record = json.loads(wh.body("silver/_runs/nsde/edges-3.json"))
     assert record["steps"]["silver"]["stats"]["rehashed"] == len(stale)
+    assert record["steps"]["silver"]["stats"]["record_hash_form"] == 2
 
 
 def history(rows: list[dict[str, Any]], skip: str) -> list[tuple[str, ...]]:

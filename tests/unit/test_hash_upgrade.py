@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ppdw.runtime import silver as silver_module
-from ppdw.runtime.hash_upgrade import old_decimal_text
+from ppdw.runtime.hash_upgrade import may_hold_old_hashes, old_decimal_text
 from ppdw.runtime.hashing import canonical_text, md5_hex, record_hash
 from tests.unit._silver_sim import Silver, make_dataset
 
@@ -152,3 +152,34 @@ def test_a_hash_of_neither_form_is_left_as_written(monkeypatch: pytest.MonkeyPat
     assert result.stats.rehashed == 1  # b only
     a_now = [r for r in silver.rows() if r["k"] == "a"]
     assert a_now[0]["record_hash"] == "0" * 32
+
+
+def test_a_merge_told_the_hashes_are_up_to_date_does_not_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    silver = old_history(monkeypatch)
+    current = silver.current()
+    assert current is not None
+    snapshot = bronze(DAY2).select(["k", "name", "price"])
+    dataset = make_dataset()
+    looked = silver_module.merge(current, snapshot, dataset, run_id="r3", run_time=T3)
+    skipped = silver_module.merge(
+        current, snapshot, dataset, run_id="r3", run_time=T3, upgrade_hashes=False
+    )
+    assert (looked.stats.rehashed, skipped.stats.rehashed) == (2, 0)
+    assert not skipped.writes_anything
+
+
+@pytest.mark.parametrize(
+    ("last_run_stats", "look"),
+    [
+        (None, True),  # nothing known
+        ({"inserts": 3}, True),  # a run of the earlier ppdw: no form recorded
+        ({"record_hash_form": 1}, True),
+        ({"record_hash_form": 2}, False),
+    ],
+)
+def test_only_runs_after_an_earlier_form_look_for_old_hashes(
+    last_run_stats: dict[str, int] | None, look: bool
+) -> None:
+    assert may_hold_old_hashes(last_run_stats) is look
