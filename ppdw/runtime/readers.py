@@ -8,10 +8,8 @@ job. No type guessing ever, so `00409669510` keeps its zeros. A malformed file f
 Parsing is pyarrow's multithreaded CSV reader. Only when a file is broken is it parsed a
 second time (single-threaded, or with the `csv` module) to find the line number to report.
 
-Encoding (data.md, Bronze): a file valid in the dataset's `encoding` (checked by Arrow's
-vectorized UTF-8 validation) is parsed as it is. Only a file that is not pays for
-`_decode_lines`: each line (ending at LF) valid in `encoding` is kept as it is, each other
-line is decoded with `fallback_encoding`, and the lines so decoded are counted.
+Encoding (`decoding`): a file valid in the dataset's `encoding` is parsed as it is; only a
+file that is not is decoded line by line first (the fallback encoding for invalid lines).
 """
 
 from __future__ import annotations
@@ -30,17 +28,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from ppdw.errors import DataQualityError
+from ppdw.runtime.decoding import UTF8_NAMES, decode_lines, first_invalid_offset
 
 if TYPE_CHECKING:
     from ppdw.config.models import Source
 
 _BOM = codecs.BOM_UTF8
-_UTF8_NAMES = frozenset({"utf8", "utf-8", "utf_8", "utf-8-sig", "utf_8_sig"})
 #: Column that catches the empty field after the trailing `|` of every RRF line.
 _RRF_TRAILING = "__rrf_trailing__"
 _DEFAULT_BLOCK = 1 << 20
 _MAX_BLOCK = 1 << 31  # pyarrow's block_size is an int32
-_CHECK_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -89,9 +86,11 @@ def read_text_table(
     if raw.size >= len(_BOM) and raw.slice(0, len(_BOM)).to_pybytes() == _BOM:
         raw = raw.slice(len(_BOM))
     encoding, fallback_lines = fmt.encoding, 0
-    bad = _first_invalid_offset(raw, fmt.encoding)
+    bad = first_invalid_offset(raw, fmt.encoding)
     if bad is not None:
-        content, fallback_lines = _decode_lines(raw, bad, fmt, source_name)
+        content, fallback_lines = decode_lines(
+            raw, bad, fmt.encoding, fmt.fallback_encoding, source_name
+        )
         raw, encoding = pa.py_buffer(content), "utf-8"
     names, skip = _column_names(raw, fmt, encoding, source_name)
     table = _parse_single_lines(content, raw, fmt, encoding, names, skip)
@@ -151,83 +150,6 @@ def _convert_options(names: list[str]) -> pv.ConvertOptions:
         column_types=dict.fromkeys(names, pa.string()),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
-    )
-
-
-def _first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
-    """Byte offset of the first byte not valid in `encoding`, or None (streamed, flat memory)."""
-    if encoding.lower() in _UTF8_NAMES and _valid_utf8(raw):
-        return None  # Arrow's vectorized check; the decoder below only to find the offset
-    decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(raw)
-    for start in range(0, len(view), _CHECK_CHUNK):
-        chunk = view[start : start + _CHECK_CHUNK]
-        try:
-            decoder.decode(chunk, final=start + _CHECK_CHUNK >= len(view))
-        except UnicodeDecodeError as exc:
-            return start + exc.start
-    return None
-
-
-def _valid_utf8(raw: pa.Buffer) -> bool:
-    """The whole buffer is valid UTF-8 (the buffer seen as one large_string value)."""
-    offsets = pa.array([0, raw.size], pa.int64()).buffers()[1]
-    try:
-        pa.LargeStringArray.from_buffers(1, offsets, raw).validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _decode_lines(
-    raw: pa.Buffer, first_bad: int, fmt: SourceFormat, source_name: str
-) -> tuple[bytes, int]:
-    """`raw` as UTF-8, each line decoded on its own: in `fmt.encoding` when valid there,
-    else in `fmt.fallback_encoding`; and how many lines took the fallback.
-
-    Only the lines holding an invalid byte are decoded one by one; the runs of valid lines
-    between them are decoded in one call each.
-    """
-    data = raw.to_pybytes()
-    fallback = fmt.fallback_encoding
-    if not fallback or not (_lines_end_with_lf(fmt.encoding) and _lines_end_with_lf(fallback)):
-        raise _encoding_error(data, first_bad, fmt, source_name)
-    view = memoryview(data)
-    parts: list[str] = []
-    position, bad, lines = 0, first_bad, 0
-    while True:
-        # The line holding the first invalid byte after `position`; lines before it are valid.
-        start = data.rfind(b"\n", position, bad) + 1  # 0 when not found
-        start = max(start, position)
-        newline = data.find(b"\n", bad)
-        end = len(data) if newline < 0 else newline + 1
-        parts.append(codecs.decode(view[position:start], fmt.encoding))
-        try:
-            parts.append(codecs.decode(view[start:end], fallback))
-        except UnicodeDecodeError as exc:
-            raise _encoding_error(data, start + exc.start, fmt, source_name) from exc
-        lines, position = lines + 1, end
-        try:
-            parts.append(codecs.decode(view[position:], fmt.encoding))
-        except UnicodeDecodeError as exc:
-            bad = position + exc.start
-            continue
-        return "".join(parts).encode("utf-8"), lines
-
-
-def _lines_end_with_lf(encoding: str) -> bool:
-    """True when a LF byte in `encoding` always ends a line (UTF-8, cp1252, latin-1; not
-    UTF-16): then lines can be found before decoding."""
-    return "\n\r,".encode(encoding) == b"\n\r,"
-
-
-def _encoding_error(data: bytes, bad: int, fmt: SourceFormat, source_name: str) -> DataQualityError:
-    tried = fmt.encoding + (f" or {fmt.fallback_encoding}" if fmt.fallback_encoding else "")
-    line = data.count(b"\n", 0, bad) + 1
-    return DataQualityError(
-        "encoding",
-        f"{source_name}: line {line} (byte {bad}) is not valid {tried}",
-        hint="set source.encoding / source.fallback_encoding in dataset.json",
     )
 
 
@@ -306,7 +228,7 @@ def _parse(
 def _read_options(
     names: list[str], skip: int, encoding: str, block: int, use_threads: bool
 ) -> pv.ReadOptions:
-    arrow_encoding = "utf8" if encoding.lower() in _UTF8_NAMES else encoding
+    arrow_encoding = "utf8" if encoding.lower() in UTF8_NAMES else encoding
     return pv.ReadOptions(
         column_names=names,
         skip_rows=skip,

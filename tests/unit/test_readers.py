@@ -289,3 +289,30 @@ def test_no_per_line_fallback_where_a_line_end_byte_is_not_a_line_end() -> None:
         read_text_table("k\n1\n".encode("utf-16-le") + b"\n", fmt, source_name="f.csv")
     assert info.value.rule == "encoding"
     assert "not valid utf-16-le or cp1252" in str(info.value)
+
+
+def test_a_file_of_many_blocks_decodes_each_line_on_its_own() -> None:
+    # ~3 MiB: the decoder works in 1 MiB blocks; invalid lines fall in several of them,
+    # and valid non-ASCII lines sit in the same blocks.
+    lines = []
+    for i in range(60_000):
+        if i % 997 == 0:
+            lines.append(f"{i},CAF\u00c9 {i}".encode("cp1252"))
+        else:
+            lines.append(f"{i},M\u00dcNCHEN {'x' * 40}".encode())
+    data = b"k,name\n" + b"\n".join(lines) + b"\n"
+    result = read_text_table(data, CSV, source_name="big.csv")
+    expected = [
+        line.decode("utf-8") if i % 997 else line.decode("cp1252") for i, line in enumerate(lines)
+    ]
+    names = result.table.column("name").to_pylist()
+    assert names == [line.split(",", 1)[1] for line in expected]
+    assert result.fallback_lines == len(range(0, 60_000, 997))
+
+
+def test_another_dataset_encoding_keeps_its_valid_lines() -> None:
+    # 0x80 is the euro sign in cp1252; 0x81 is undefined there, and U+0081 in latin-1.
+    fmt = SourceFormat(format="csv", delimiter=",", encoding="cp1252", fallback_encoding="latin-1")
+    result = read_text_table(b"k,v\n1,\x80 5\n2,x\x81y\n3,\xe9\n", fmt, source_name="f.csv")
+    assert result.table.column("v").to_pylist() == ["\u20ac 5", "x\x81y", "\u00e9"]
+    assert result.fallback_lines == 1
