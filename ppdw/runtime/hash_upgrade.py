@@ -4,8 +4,10 @@ Before the fix, `record_hash` rendered a decimal with Arrow's decimal-to-string 
 follows Java's BigDecimal: an exponent as soon as the adjusted exponent (digits of the
 unscaled value - 1 - scale) is below -6. So at scale >= 7 a value whose magnitude is below
 1e-6, zero included, was hashed as `0E-9` or `-1.00E-7` instead of `0.000000000` or
-`-0.000000100`. Every other value, and every column of another type, renders the same in
-both forms.
+`-0.000000100`. The cast itself changed between pyarrow versions: 17 (Glue 5.0) writes a
+one-digit mantissa with a point (`0.E-9`, `1.E-9`), 22 (Glue 5.1) and later without
+(`0E-9`); a history may hold both, so both are recognised. Every other value, and every
+column of another type, renders the same in all forms.
 
 Decision (README, "Upgrading"): change detection compares the tracked values themselves,
 never stored hashes, so an old-form hash never makes a key look changed. A run rewrites
@@ -54,9 +56,12 @@ def may_hold_old_hashes(last_silver_stats: Mapping[str, Any] | None) -> bool:
     return int(last_silver_stats.get(FORM_KEY, 1)) < RECORD_HASH_FORM
 
 
-def old_decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The old form (Arrow's cast, spelled out so that a later pyarrow cannot change it):
-    plain notation, except `d[.ddd]E-n` where the adjusted exponent is below -6."""
+def old_decimal_text(
+    column: pa.ChunkedArray, *, point_after_one_digit: bool = False
+) -> pa.ChunkedArray:
+    """The old form (Arrow's cast, spelled out so that the installed pyarrow does not
+    matter): plain notation, except `d[.ddd]E-n` where the adjusted exponent is below -6;
+    `d.E-n` for a one-digit mantissa with `point_after_one_digit` (pyarrow 17)."""
     plain = column.cast(pa.string())
     scale = column.type.scale
     if scale <= PLAIN_CAST_MAX_SCALE:
@@ -67,8 +72,9 @@ def old_decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     count = pc.utf8_length(digits)
     first = pc.utf8_slice_codeunits(digits, 0, 1)
     rest = pc.utf8_slice_codeunits(digits, 1)
+    one_digit = pc.binary_join_element_wise(first, ".", "") if point_after_one_digit else first
     mantissa = pc.if_else(
-        pc.greater(count, 1), pc.binary_join_element_wise(first, rest, "."), first
+        pc.greater(count, 1), pc.binary_join_element_wise(first, rest, "."), one_digit
     )
     adjusted = pc.subtract(count, scale + 1)
     exponent = pc.binary_join_element_wise("E", adjusted.cast(pa.string()), "")
@@ -117,7 +123,18 @@ def stale_hashes(
     if not pc.any(outdated).as_py():
         return none
     versions, new = versions.filter(outdated), new.filter(outdated)
-    old = md5_hex(canonical_text(versions, tracked, decimals=old_decimal_text))
-    # Only the old form's own hash is replaced; any other hash is left as it was written.
-    upgrade = pc.equal(versions.column(RECORD_HASH), old).combine_chunks()
+    stored = versions.column(RECORD_HASH)
+    # Only an old form's own hash is replaced; any other hash is left as it was written.
+    upgrade = pa.chunked_array([pa.repeat(pa.scalar(False), versions.num_rows)])
+    for form in _OLD_FORMS:
+        old = md5_hex(canonical_text(versions, tracked, decimals=form))
+        upgrade = pc.or_(upgrade, pc.fill_null(pc.equal(stored, old), False))
+    upgrade = upgrade.combine_chunks()
     return candidates.filter(outdated).filter(upgrade), new.filter(upgrade)
+
+
+def _old_text_of_pyarrow_17(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return old_decimal_text(column, point_after_one_digit=True)
+
+
+_OLD_FORMS = (old_decimal_text, _old_text_of_pyarrow_17)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,9 +32,37 @@ def test_old_form_is_what_arrow_cast_wrote(scale: int) -> None:
     assert old_decimal_text(column).to_pylist() == column.cast(pa.string()).to_pylist()
 
 
+@pytest.mark.parametrize(
+    ("point_after_one_digit", "expected"),
+    [
+        (False, ["0E-9", "1E-9", "-1.23E-7", "0.000001000", "0.010000000", None]),
+        (True, ["0.E-9", "1.E-9", "-1.23E-7", "0.000001000", "0.010000000", None]),
+    ],
+    ids=["pyarrow 22 and later", "pyarrow 17 (Glue 5.0)"],
+)
+def test_old_forms_as_each_pyarrow_wrote_them(
+    point_after_one_digit: bool, expected: list[str | None]
+) -> None:
+    values = ["0", "0.000000001", "-0.000000123", "0.000001", "0.01", None]
+    column = pa.chunked_array(
+        [pa.array([None if v is None else Decimal(v) for v in values], PRICE)]
+    )
+    text = old_decimal_text(column, point_after_one_digit=point_after_one_digit)
+    assert text.to_pylist() == expected
+
+
 def old_record_hash(rows: pa.Table, tracked: list[str]) -> pa.Array:
-    """What silver wrote before the fix."""
+    """What silver wrote before the fix (pyarrow 22 and later)."""
     return md5_hex(canonical_text(rows, tracked, decimals=old_decimal_text))
+
+
+def old_record_hash_of_pyarrow_17(rows: pa.Table, tracked: list[str]) -> pa.Array:
+    """What silver wrote before the fix on Glue 5.0."""
+
+    def render(column: pa.ChunkedArray) -> pa.ChunkedArray:
+        return old_decimal_text(column, point_after_one_digit=True)
+
+    return md5_hex(canonical_text(rows, tracked, decimals=render))
 
 
 def bronze(prices: dict[str, str | None]) -> pa.Table:
@@ -68,21 +97,24 @@ def no_upgrade(
     return pa.array([], pa.uint64()), pa.array([], pa.string())
 
 
-def old_history(monkeypatch: pytest.MonkeyPatch) -> Silver:
+def old_history(monkeypatch: pytest.MonkeyPatch, hashed: Any = old_record_hash) -> Silver:
     """Two runs written with the old form: d's first version is closed by the second."""
     silver = Silver(make_dataset())
     with monkeypatch.context() as patch:
-        patch.setattr(silver_module, "record_hash", old_record_hash)
+        patch.setattr(silver_module, "record_hash", hashed)
         patch.setattr(silver_module, "stale_hashes", no_upgrade)
         silver.run(bronze(DAY1), T1)
         silver.run(bronze(DAY2), T2)
     return silver
 
 
+@pytest.mark.parametrize(
+    "hashed", [old_record_hash, old_record_hash_of_pyarrow_17], ids=["pyarrow 22", "pyarrow 17"]
+)
 def test_a_run_after_the_upgrade_reports_no_change_and_brings_current_hashes_up_to_date(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, hashed: Any
 ) -> None:
-    silver = old_history(monkeypatch)
+    silver = old_history(monkeypatch, hashed)
     before = silver.history()
     current_before = silver.current()
     assert current_before is not None
