@@ -7,7 +7,9 @@ run-order check (rule 6); `apply_to_partition` turns that into the full new cont
 partition, leaving every version closed by an earlier run exactly as it was (rule 4).
 
 Everything is vectorized: hash joins (`Table.join`), column-wise comparison, and a record
-hash computed only for rows that are new or changed. Transforms work on any batch of rows
+hash computed only for rows that are new or changed (and, in the first run after the
+decimal rendering fix, for unchanged versions whose hash may be of the old form:
+`hash_upgrade`). Transforms work on any batch of rows
 that holds all rows of each key they touch.
 """
 
