@@ -7,7 +7,9 @@ run-order check (rule 6); `apply_to_partition` turns that into the full new cont
 partition, leaving every version closed by an earlier run exactly as it was (rule 4).
 
 Everything is vectorized: hash joins (`Table.join`), column-wise comparison, and a record
-hash computed only for rows that are new or changed. Transforms work on any batch of rows
+hash computed only for rows that are new or changed (and, in the first run after the
+decimal rendering fix, for unchanged versions whose hash may be of the old form:
+`hash_upgrade`). Transforms work on any batch of rows
 that holds all rows of each key they touch.
 """
 
@@ -25,7 +27,8 @@ import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
 from ppdw.naming import year_month
-from ppdw.runtime.hashing import record_hash
+from ppdw.runtime.hash_upgrade import affected_columns, stale_hashes
+from ppdw.runtime.hashing import RECORD_HASH_FORM, record_hash
 from ppdw.runtime.schema import (
     BRONZE_META,
     CHANGE_TYPE,
@@ -80,6 +83,8 @@ class MergeStats:
     updates: int = 0
     deletes: int = 0
     unchanged: int = 0
+    rehashed: int = 0  # unchanged versions whose old-form record_hash was brought up to date
+    record_hash_form: int = RECORD_HASH_FORM  # the form of every hash this run writes
 
 
 def row_numbers(count: int) -> pa.Array:
@@ -193,10 +198,19 @@ class MergeResult:
     stats: MergeStats
     keys: tuple[str, ...] = ()
     tracked: tuple[str, ...] = ()
+    #: Current versions left unchanged, with their old-form record_hash brought up to date
+    #: (`hash_upgrade`); nothing else in them differs from what silver holds.
+    rehashed: pa.Table | None = None
 
     @property
     def schema(self) -> pa.Schema:
         return self.new_versions.schema
+
+    @property
+    def writes_anything(self) -> bool:
+        """False when the run leaves every partition as it is (no data file written)."""
+        rehashed = self.rehashed.num_rows if self.rehashed is not None else 0
+        return bool(self.new_versions.num_rows or self.closed.num_rows or rehashed)
 
 
 def merge(
@@ -208,12 +222,14 @@ def merge(
     run_time: datetime,
     force: bool = False,
     base_stats: MergeStats | None = None,
+    upgrade_hashes: bool = True,
 ) -> MergeResult:
     """Apply SCD2 rule 3 to one clean snapshot (see module docstring).
 
     `current`: the current versions (is_current true) in silver schema, possibly empty; a
     table without columns means "no silver yet". `base_stats` (from `prepare_snapshot`) is
-    carried into the result's statistics.
+    carried into the result's statistics. `upgrade_hashes`: look for old-form hashes among
+    the unchanged current versions (`hash_upgrade`); False once a run has done it.
     """
     keys = list(dataset.business_key)
     moment = utc_ms(run_time)
@@ -236,6 +252,7 @@ def merge(
     new_s, gone_c, both_s, both_c = pairs
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
     changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
+    rehashed = _rehashed(current, both_c, changed, tracked, look=upgrade_hashes)
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
         gone_c = gone_c.slice(0, 0)
@@ -255,8 +272,27 @@ def merge(
         updates=updates.num_rows,
         deletes=deletes.num_rows,
         unchanged=len(both_s) - len(changed_s),
+        rehashed=rehashed.num_rows,
     )
-    return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked))
+    return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked), rehashed)
+
+
+def _rehashed(
+    current: pa.Table,
+    matched: pa.Array,
+    changed: pa.Array,
+    tracked: Sequence[str],
+    *,
+    look: bool,
+) -> pa.Table:
+    """The unchanged current versions (`matched` and not `changed`) whose record_hash is of
+    the old decimal form, with the documented one (`hash_upgrade`)."""
+    if not look or not affected_columns(current.schema, tracked):
+        return current.slice(0, 0)  # the common case: no work at all
+    rows, hashes = stale_hashes(current, matched.filter(pc.invert(changed)), tracked)
+    versions = current.take(rows)
+    at = versions.schema.get_field_index(RECORD_HASH)
+    return versions.set_column(at, RECORD_HASH, hashes)
 
 
 def _with_year_month(current: pa.Table) -> pa.Table:
@@ -470,15 +506,22 @@ def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_mont
             EFFECTIVE_YEAR_MONTH, pa.repeat(pa.scalar(year_month), existing.num_rows)
         )
     closed = _in_month(result.closed, year_month)
+    rehashed = _in_month(_rehashed_or_empty(result), year_month)
     fresh = _in_month(result.new_versions, year_month)
     match = [*keys, RECORD_EFFECTIVE_DATE, IS_CURRENT]
-    if closed.num_rows:
-        probe = closed.select(match).set_column(
-            len(match) - 1, IS_CURRENT, pa.repeat(pa.scalar(True), closed.num_rows)
+    # The versions this run closes or rehashes are current in `existing`: they are replaced.
+    replaced = pa.concat_tables([closed.select(match), rehashed.select(match)])
+    if replaced.num_rows:
+        probe = replaced.set_column(
+            len(match) - 1, IS_CURRENT, pa.repeat(pa.scalar(True), replaced.num_rows)
         )
         existing = existing.join(probe, match, join_type="left anti")
-    parts = [conform(table, target) for table in (existing, closed, fresh)]
+    parts = [conform(table, target) for table in (existing, closed, rehashed, fresh)]
     return _sort(pa.concat_tables(parts), keys)
+
+
+def _rehashed_or_empty(result: MergeResult) -> pa.Table:
+    return result.rehashed if result.rehashed is not None else result.closed.slice(0, 0)
 
 
 def _in_month(table: pa.Table, ym: str) -> pa.Table:
@@ -495,8 +538,10 @@ def _partition_schema(existing: pa.Schema, result: pa.Schema) -> pa.Schema:
 
 def partitions_to_rewrite(result: MergeResult, run_time: datetime) -> list[str]:
     """Partitions holding a version closed by this run, plus the partition of T when this run
-    writes anything (rule 4); empty when the run changes nothing."""
+    writes anything (rule 4); empty when the run changes nothing. Partitions holding a
+    version whose record_hash this run brings up to date are added (`hash_upgrade`)."""
     months = set(pc.unique(result.closed.column(EFFECTIVE_YEAR_MONTH)).to_pylist())
+    months |= set(pc.unique(_rehashed_or_empty(result).column(EFFECTIVE_YEAR_MONTH)).to_pylist())
     if result.new_versions.num_rows:
         months.add(year_month(utc_ms(run_time)))
     return sorted(m for m in months if m is not None)
