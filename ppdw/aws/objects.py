@@ -32,11 +32,12 @@ _EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=120)
 
 
-def make_client(service: str) -> Any:
-    """A client from boto3's default chain (honours `AWS_ENDPOINT_URL`), for the Lambda."""
+def make_client(service: str, region: str) -> Any:
+    """A client for the Lambda: credentials from boto3's default chain (honours
+    `AWS_ENDPOINT_URL`), the region always given, never a default."""
     import boto3  # deferred: importing this module must stay cheap and client-free
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=region)
     return session.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 

@@ -11,6 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ppdw.config.runtimes import (
+    DEFAULT_GLUE_VERSION,
+    GLUE_ENVIRONMENTS,
+    GLUE_PYTHON_BEFORE_5,
+    GlueEnvironment,
+)
 from ppdw.naming import (
     DATASET_NAME_PATTERN,
     PREFIX_PATTERN,
@@ -21,7 +27,6 @@ from ppdw.naming import (
 
 #: Lambda runtimes AWS accepts for new functions (moto accepts any string).
 LambdaRuntime = Literal["python3.12", "python3.13", "python3.14"]
-GlueVersion = Literal["4.0", "5.0", "5.1"]
 WorkerType = Literal[
     "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X"
 ]
@@ -39,23 +44,48 @@ class Model(BaseModel):
 # ---------------------------------------------------------------------------- warehouse
 
 
+def _glue_version(value: str) -> str:
+    if value in GLUE_ENVIRONMENTS:
+        return value
+    known = " or ".join(sorted(GLUE_ENVIRONMENTS))
+    if value in GLUE_PYTHON_BEFORE_5:
+        python = GLUE_PYTHON_BEFORE_5[value]
+        raise ValueError(
+            f"Glue {value} runs Python {python}; the ppdw runtime needs Python 3.11: use {known}"
+        )
+    raise ValueError(f"{value!r} is not a Glue version ppdw knows the Python modules of: {known}")
+
+
+TableCreation = Literal["crawler", "schema"]
+
+
 class GlueDefaults(Model):
-    version: GlueVersion = "5.0"
+    version: str = DEFAULT_GLUE_VERSION
     worker_type: WorkerType = "G.1X"
     workers: Annotated[int, Field(ge=2, le=1000)] = 2
     timeout_minutes: Annotated[int, Field(ge=1, le=2880)] = 60
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     #: `--additional-python-modules`: libraries the runtime needs that Glue lacks.
     additional_python_modules: tuple[str, ...] = ()
-    #: How a missing Glue table is made: by the layer's crawler (then checked), or
-    #: directly from the written Arrow schema.
-    table_creation: Literal["crawler", "schema"] = "crawler"
+    #: How a missing Glue table is made: directly from the written Arrow schema (default:
+    #: a crawler cannot make the table under this layout), or by the layer's crawler first.
+    table_creation: TableCreation = "schema"
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        return _glue_version(value)
 
     @field_validator("additional_python_modules")
     @classmethod
     def _one_spec_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _module_specs(value)
+
+    @property
+    def environment(self) -> GlueEnvironment:
+        """What the jobs' Glue version provides (Python, modules, log groups)."""
+        return GLUE_ENVIRONMENTS[self.version]
 
 
 def _module_specs(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -68,14 +98,19 @@ def _module_specs(value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class GlueOverrides(Model):
-    version: GlueVersion | None = None
+    version: str | None = None
     worker_type: WorkerType | None = None
     workers: Annotated[int, Field(ge=2, le=1000)] | None = None
     timeout_minutes: Annotated[int, Field(ge=1, le=2880)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     additional_python_modules: tuple[str, ...] | None = None
-    table_creation: Literal["crawler", "schema"] | None = None
+    table_creation: TableCreation | None = None
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str | None) -> str | None:
+        return None if value is None else _glue_version(value)
 
     @field_validator("additional_python_modules")
     @classmethod

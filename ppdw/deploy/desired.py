@@ -6,12 +6,14 @@ Each spec carries `fields`: the flat, normalized values the planner compares (bu
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ppdw.config.models import Dataset, Warehouse
+from ppdw.deploy.asl_quotas import quota_problems
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import (
     bucket_fields,
@@ -280,12 +282,16 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         "--config_key": f"{names.scripts_prefix}dataset.json",
         "--table_creation": glue.table_creation,
         "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
+        # The jobs' clients are built for this region, never from a default (a job that
+        # guessed another region would not find its Glue databases).
+        "--aws_region": ctx.region,
         # Run arguments override these; a job asked for an argument it was not given fails.
         "--run_id": "none",
         "--run_time": "none",
         "--force": "false",
+        # Glue 5.x logs every job to /aws-glue/jobs/output and /aws-glue/jobs/error on its
+        # own; `--enable-continuous-cloudwatch-log` belongs to Glue 4.0 and earlier.
         "--enable-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
     }
     if glue.additional_python_modules:
         arguments["--additional-python-modules"] = ",".join(glue.additional_python_modules)
@@ -316,13 +322,42 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
 
 
 def crawler_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:
-    names = ctx.names
+    """The layer's crawler, for schema discovery on demand (never scheduled, never in the
+    state machine).
+
+    A crawler of the layer's S3 folder names its table after the folder (`bronze_nsde`)
+    and turns silver's run-named version folders into a `partition_1` key, so it cannot
+    make table `{dataset}`. With `table_creation: schema` (default) the crawler therefore
+    crawls the table the jobs made (a catalog target): it adds new columns to `{dataset}`
+    and keeps its partition key, and never makes a table of its own. `crawler` keeps the
+    S3 crawler the crawler-first path starts; the job removes the table it names wrongly.
+    """
+    names, glue = ctx.names, ctx.dataset.glue_settings(ctx.warehouse.glue)
+    database = ctx.warehouse.database(layer)
+    location = f"s3://{ctx.bucket}/{names.layer_prefix(layer)}"
+    output: dict[str, Any] = {
+        # New columns only: the jobs' exact types stay (a crawler's guess never retypes).
+        "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+        "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+    }
+    configuration: dict[str, Any] = {"Version": 1.0, "CrawlerOutput": output}
+    if glue.table_creation == "schema":
+        targets: dict[str, Any] = {
+            "CatalogTargets": [{"DatabaseName": database, "Tables": [names.table]}]
+        }
+        description = f"ppdw: adds new columns of {location} to {database}.{names.table}"
+    else:
+        targets = {"S3Targets": [{"Path": location}]}
+        # One table at the layer folder (bucket = level 1), never one per partition folder.
+        configuration["Grouping"] = {"TableLevelConfiguration": location.count("/") - 2}
+        description = f"ppdw: creates {database}.{names.table} if missing"
     definition_: dict[str, Any] = {
         "Name": names.crawler(layer),
         "Role": ctx.role(ctx.warehouse.names.glue_role),
-        "DatabaseName": ctx.warehouse.database(layer),
-        "Description": f"ppdw: creates {ctx.warehouse.database(layer)}.{names.table} if missing",
-        "Targets": {"S3Targets": [{"Path": f"s3://{ctx.bucket}/{names.layer_prefix(layer)}"}]},
+        "DatabaseName": database,
+        "Description": description,
+        "Targets": targets,
+        "Configuration": json.dumps(configuration, sort_keys=True),
         # Never delete: a table is only ever removed by `ppdw destroy --delete-data`.
         "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"},
     }
@@ -352,6 +387,14 @@ def pipeline_settings(ctx: StackContext) -> PipelineSettings:
 def state_machine_spec(ctx: StackContext) -> ResourceSpec:
     names = ctx.names
     machine = definition(pipeline_settings(ctx))
+    # Step Functions refuses what breaks its quotas only at create or at run time (a
+    # scheduled run once died of 13 intrinsics in one field): refuse it before deploy.
+    problems = quota_problems(machine, [f"{ctx.dataset.name}-20261101-060000"])
+    if problems:
+        raise ConfigError(
+            f"state machine {names.state_machine}: " + "; ".join(problems),
+            "this is a ppdw bug: report it with the dataset's name",
+        )
     role = ctx.role(ctx.warehouse.names.states_role)
     return ResourceSpec(
         "state_machine",

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ppdw.config.loader import Project
+from ppdw.config.runtimes import GLUE_5_LOG_GROUPS
 from ppdw.deploy.statemachine import UNCHANGED_STATE, execution_input
 from ppdw.errors import AwsError, PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
@@ -22,7 +23,7 @@ from ppdw.targets import TargetContext
 
 #: Task states of the pipeline -> the step they run.
 STATE_STEPS = {"Fetch": "fetch", "Bronze": "bronze", "Silver": "silver"}
-GLUE_LOG_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/logs-v2")
+GLUE_LOG_GROUPS = GLUE_5_LOG_GROUPS
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 

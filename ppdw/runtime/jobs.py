@@ -37,9 +37,11 @@ REQUIRED_ARGS = (
 )
 OPTIONAL_ARGS = {
     "prefix": "pp-dw",
-    "table_creation": "crawler",
+    "table_creation": "schema",
     "crawler_wait_seconds": "600",
     "force": "false",
+    # Required inside Glue (see `build_context`); an in-process run passes its session.
+    "aws_region": "",
 }
 
 
@@ -81,6 +83,8 @@ class JobArgs:
     table_creation: TableCreation
     crawler_wait_seconds: int
     force: bool
+    #: The region of the job's clients (`--aws_region`); None when not given.
+    region: str | None = None
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> JobArgs:
@@ -113,6 +117,7 @@ class JobArgs:
             table_creation=cast(TableCreation, creation),
             crawler_wait_seconds=wait,
             force=raw["force"].strip().lower() in ("true", "1", "yes"),
+            region=raw["aws_region"] or None,
         )
 
 
@@ -161,7 +166,14 @@ def build_context(
     clock: Callable[[], float] = time.monotonic,
 ) -> JobContext:
     args = JobArgs.from_argv(argv)
-    session = aws or make_session()
+    if aws is None and args.region is None:
+        # Inside Glue nothing else says the region reliably; a guess would point the
+        # job's Glue calls at another region's (empty) catalog.
+        raise ConfigError(
+            "job argument missing: --aws_region",
+            f"deploy the dataset again (DefaultArguments): ppdw deploy {args.dataset}",
+        )
+    session = aws or make_session(region=args.region)
     s3 = session.client("s3")
     dataset = load_dataset_config(s3, args.bucket, args.config_key, args.dataset)
     names = CoreNames(prefix=args.prefix).dataset(args.dataset)
