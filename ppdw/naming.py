@@ -260,6 +260,9 @@ class Arns:
     def glue_table(self, database: str, name: str) -> str:
         return self._regional("glue", f"table/{database}/{name}")
 
+    def glue_user_defined_function(self, database: str, name: str) -> str:
+        return self._regional("glue", f"userDefinedFunction/{database}/{name}")
+
     def glue_job(self, name: str) -> str:
         return self._regional("glue", f"job/{name}")
 

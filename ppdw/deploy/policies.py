@@ -32,6 +32,9 @@ JUSTIFIED_WILDCARD_SIDS: dict[str, str] = {
     # cloudwatch:PutMetricData has no resource-level permissions; the condition narrows
     # it to the Glue namespace (`--enable-metrics`).
     "GlueJobMetrics": "cloudwatch:PutMetricData supports no resource ARN",
+    # The deployer's glue:CreateCrawler and logs:DescribeLogGroups take no resource ARN
+    # (Service Authorization Reference); every other crawler and log action is scoped.
+    "WildcardOnlyActions": "glue:CreateCrawler and logs:DescribeLogGroups support no ARN",
 }
 #: AWS limits (IAM quotas): inline policies of one role together, and a trust policy,
 #: counted without white space.

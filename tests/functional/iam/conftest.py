@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.functional.iam.simulator import Simulator
-from tests.functional.iam.warehouse import Deployed, deploy
+from tests.functional.iam.warehouse import REGION, Deployed, deploy
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,13 @@ def simulator() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def deployed(project: Path, moto_aws: None) -> Deployed:
-    """`bootstrap-core` + `deploy nsde rxnorm` on `--target aws`, as an admin would."""
-    return deploy(project)
+def deployed(
+    project: Path, moto_aws: None, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Deployed:
+    """`bootstrap-core` + `deploy nsde rxnorm` on `--target aws`, as an admin would, in
+    the region the test names (`@pytest.mark.parametrize("deployed", [...], indirect=True)`)
+    or us-east-1."""
+    region = getattr(request, "param", REGION)
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    return deploy(project, region)

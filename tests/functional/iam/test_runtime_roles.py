@@ -58,7 +58,12 @@ def not_denied(error: PpdwError) -> None:
     assert not isinstance(error, AwsError), f"failed on AWS, not on the data: {error.message}"
 
 
-@pytest.mark.parametrize("dataset", ["nsde", "rxnorm"])
+# rxnorm runs in China (partition aws-cn): every ARN the roles hold must be in it.
+@pytest.mark.parametrize(
+    ("dataset", "deployed"),
+    [("nsde", "us-east-1"), ("rxnorm", "cn-north-1")],
+    indirect=["deployed"],
+)
 def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
     deployed: Deployed, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, dataset: str
 ) -> None:

@@ -83,7 +83,7 @@ class Deployed:
     def as_role(self, role: str, simulator: Simulator) -> tuple[AwsSession, Gate]:
         """A session with the role's credentials (assumed in moto) behind an IAM gate."""
         answer = self.admin("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName="ppdw-iam-test"
+            RoleArn=self.arns().role(role), RoleSessionName="ppdw-iam-test"
         )
         creds = answer["Credentials"]
         session = boto3.Session(
@@ -141,8 +141,8 @@ class Deployed:
         return entry(argv, aws=aws, sleep=lambda _: None)
 
 
-def deploy(root: Path) -> Deployed:
+def deploy(root: Path, region: str = REGION) -> Deployed:
     for args in (("bootstrap-core",), ("deploy", "nsde", "rxnorm")):
         result = cli(root, *args)
         assert result.exit_code == 0, result.stderr
-    return Deployed(root, load_project(root))
+    return Deployed(root, load_project(root), region)
