@@ -15,6 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ppdw.aws import objects
+from ppdw.aws.iam import Iam
+from ppdw.aws.session import AwsSession
 from ppdw.errors import AwsError
 from tests.functional.iam.actions import Arns
 from tests.functional.iam.gate import Gate
@@ -125,3 +127,22 @@ def test_the_simulator_refuses_requests_iam_would_not_take(simulator: Simulator)
     assert simulator.decide(principal, request("s3:GetObject", f"{BUCKET_ARN}/data/k")) == (
         "Allowed"
     )
+
+
+def test_a_denied_control_plane_call_names_the_permission_and_the_policy_command(
+    simulator: Simulator,
+) -> None:
+    admin = boto3.client("s3", region_name="us-east-1")
+    principal = Principal.of(
+        "no-iam", f"arn:aws:iam::{ACCOUNT}:user/tester", ACCOUNT, {"p": policy(READ_DATA)}
+    )
+    session = boto3.Session(region_name="us-east-1")
+    Gate(simulator, principal, Arns("us-east-1", ACCOUNT), admin).install(session)
+    with pytest.raises(AwsError) as caught:
+        Iam(AwsSession(session=session)).role_tags("pp-dw-glue-role")
+    assert caught.value.message.startswith("list tags of role pp-dw-glue-role: AccessDenied")
+    assert f"iam:ListRoleTags on resource: arn:aws:iam::{ACCOUNT}:role/pp-dw-glue-role" in (
+        caught.value.message
+    )
+    assert caught.value.hint is not None
+    assert "`ppdw deployer-policy` prints every permission ppdw needs" in caught.value.hint
