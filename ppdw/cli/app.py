@@ -159,11 +159,12 @@ def _show_ppdw_logs() -> None:
 
 
 def _register() -> None:
-    from ppdw.cli import control, data, local
+    from ppdw.cli import control, data, iam, local
 
     control.register(app)
     data.register(app)
     local.register(app)
+    iam.register(app)
 
 
 _register()

@@ -231,6 +231,22 @@ class SourceAuth(Model):
     #: How the secret is sent: as this query parameter of the download URL.
     query_parameter: str = "apiKey"
 
+    def namespace_problem(self, prefix: str) -> str | None:
+        """Why the name is outside the warehouse's namespace `{prefix}/`, or None.
+
+        The fetch role may read exactly the secrets datasets name; keeping them under the
+        prefix keeps one warehouse's role away from every other secret of the account.
+        An SSM name may start with `/` (a parameter path).
+        """
+        bare = self.name.removeprefix("/") if self.kind == "ssm" else self.name
+        if bare.startswith(f"{prefix}/") and len(bare) > len(prefix) + 1:
+            return None
+        example = f"/{prefix}/..." if self.kind == "ssm" else f"{prefix}/..."
+        return (
+            f"{self.name!r} is outside the warehouse's namespace: name the secret {example} "
+            f"(the fetch role may read only secrets under {prefix}/)"
+        )
+
 
 class Source(Model):
     url: Annotated[str, Field(pattern=r"^(https?|s3|file)://\S+$")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,10 +24,10 @@ from ppdw.deploy.fields import (
     rule_fields,
     state_machine_fields,
 )
-from ppdw.deploy.policies import role_documents
+from ppdw.deploy.policies import role_documents, source_secrets
 from ppdw.deploy.statemachine import PipelineSettings, definition, schedule_input_template
 from ppdw.errors import ConfigError
-from ppdw.naming import DatasetNames, core_tags
+from ppdw.naming import Arns, DatasetNames, core_tags
 
 ResourceType = Literal[
     "bucket",
@@ -83,10 +83,6 @@ class ResourceSpec:
 # -------------------------------------------------------------------------- builders
 
 
-def role_arn(account_id: str, name: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/{name}"
-
-
 def check_bucket_name(name: str) -> None:
     """S3's naming rules (moto accepts any name; AWS refuses these)."""
     if (
@@ -109,7 +105,7 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
     public_access_block = dict.fromkeys(flags, True)
-    arn = f"arn:aws:s3:::{name}"
+    arn = Arns(region, account_id).bucket(name)
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -165,7 +161,10 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     )
 
 
-def core_specs(warehouse: Warehouse, account_id: str, region: str) -> list[ResourceSpec]:
+def core_specs(
+    warehouse: Warehouse, account_id: str, region: str, datasets: Iterable[Dataset] = ()
+) -> list[ResourceSpec]:
+    """Bucket, databases, roles; the fetch role may read the `datasets`' source secrets."""
     specs = [bucket_spec(warehouse, account_id, region)]
     for layer in ("bronze", "silver", "gold"):
         description = f"ppdw {layer} layer of the {warehouse.prefix} warehouse"
@@ -178,7 +177,7 @@ def core_specs(warehouse: Warehouse, account_id: str, region: str) -> list[Resou
                 payload={"Description": description},
             )
         )
-    for role in role_documents(warehouse, account_id, region):
+    for role in role_documents(warehouse, account_id, region, source_secrets(datasets)):
         specs.append(
             ResourceSpec(
                 "role",
@@ -231,8 +230,12 @@ class StackContext:
     def bucket(self) -> str:
         return self.warehouse.names.bucket(self.account_id)
 
+    @property
+    def arns(self) -> Arns:
+        return Arns(self.region, self.account_id)
+
     def role(self, name: str) -> str:
-        return role_arn(self.account_id, name)
+        return self.arns.role(name)
 
 
 def function_spec(ctx: StackContext, fetch_zip: bytes) -> ResourceSpec:
@@ -381,6 +384,7 @@ def pipeline_settings(ctx: StackContext) -> PipelineSettings:
         lambda_timeout_seconds=ctx.dataset.lambda_settings(ctx.warehouse.lambda_).timeout_seconds,
         glue_timeout_minutes=glue.timeout_minutes,
         glue_max_retries=glue.max_retries,
+        partition=ctx.arns.partition,
     )
 
 
@@ -407,7 +411,7 @@ def state_machine_spec(ctx: StackContext) -> ResourceSpec:
 
 
 def state_machine_arn(ctx: StackContext) -> str:
-    return f"arn:aws:states:{ctx.region}:{ctx.account_id}:stateMachine:{ctx.names.state_machine}"
+    return ctx.arns.state_machine(ctx.names.state_machine)
 
 
 def rule_spec(ctx: StackContext) -> ResourceSpec:

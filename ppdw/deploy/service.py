@@ -45,7 +45,9 @@ class ControlPlane:
 
     def plan_core(self) -> list[Action]:
         t = self.target
-        specs = core_specs(self.project.warehouse, t.account_id, t.region)
+        specs = core_specs(
+            self.project.warehouse, t.account_id, t.region, self.project.datasets.values()
+        )
         return plan(specs, self.state(), t.kind)
 
     def plan_datasets(self, names: Iterable[str]) -> list[Action]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ppdw.naming import service_integration_arn
+
 LAMBDA_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -35,6 +37,8 @@ class PipelineSettings:
     lambda_timeout_seconds: int
     glue_timeout_minutes: int
     glue_max_retries: int
+    #: ARN partition of the region (`aws`, `aws-us-gov`, `aws-cn`): integration ARNs use it.
+    partition: str = "aws"
 
 
 def _backoff_total(retry: dict[str, Any]) -> int:
@@ -71,10 +75,10 @@ def _fail(step: str) -> dict[str, Any]:
     }
 
 
-def _glue_task(job: str, next_state: str | None, fail_state: str) -> dict[str, Any]:
+def _glue_task(job: str, next_state: str | None, fail_state: str, partition: str) -> dict[str, Any]:
     task: dict[str, Any] = {
         "Type": "Task",
-        "Resource": "arn:aws:states:::glue:startJobRun.sync",
+        "Resource": service_integration_arn(partition, "glue:startJobRun.sync"),
         "Parameters": {
             "JobName": job,
             "Arguments": {
@@ -154,7 +158,7 @@ def definition(settings: PipelineSettings) -> dict[str, Any]:
             },
             "Fetch": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
+                "Resource": service_integration_arn(settings.partition, "lambda:invoke"),
                 "Parameters": {"FunctionName": settings.function_name, "Payload.$": "$"},
                 "ResultSelector": {"status.$": "$.Payload.status", "result.$": "$.Payload"},
                 "ResultPath": "$.fetch",
@@ -175,8 +179,8 @@ def definition(settings: PipelineSettings) -> dict[str, Any]:
                 "Default": "Bronze",
             },
             UNCHANGED_STATE: {"Type": "Succeed", "Comment": "same download as the last run"},
-            "Bronze": _glue_task(settings.bronze_job, "Silver", "BronzeFailed"),
-            "Silver": _glue_task(settings.silver_job, None, "SilverFailed"),
+            "Bronze": _glue_task(settings.bronze_job, "Silver", "BronzeFailed", settings.partition),
+            "Silver": _glue_task(settings.silver_job, None, "SilverFailed", settings.partition),
             "FetchFailed": _fail("Fetch"),
             "BronzeFailed": _fail("Bronze"),
             "SilverFailed": _fail("Silver"),

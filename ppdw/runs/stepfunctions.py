@@ -17,6 +17,7 @@ from ppdw.config.loader import Project
 from ppdw.config.runtimes import GLUE_5_LOG_GROUPS
 from ppdw.deploy.statemachine import UNCHANGED_STATE, execution_input
 from ppdw.errors import AwsError, PpdwError, UsageError
+from ppdw.naming import Arns
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import manifest
 from ppdw.targets import TargetContext
@@ -29,7 +30,7 @@ FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 def machine_arn(target: TargetContext, project: Project, dataset: str) -> str:
     name = project.warehouse.names.dataset(dataset).state_machine
-    return f"arn:aws:states:{target.region}:{target.account_id}:stateMachine:{name}"
+    return Arns(target.region, target.account_id).state_machine(name)
 
 
 def start(
