@@ -111,10 +111,11 @@ def _show_ppdw_logs() -> None:
 
 
 def _register() -> None:
-    from ppdw.cli import control, data, local
+    from ppdw.cli import control, data, local, read
 
     control.register(app)
     data.register(app)
+    read.register(app)
     local.register(app)
 
 
