@@ -190,8 +190,9 @@ def _duration(seconds: Any) -> str:
 def runs_table(dataset: str, summaries: list[dict[str, Any]]) -> None:
     """One row per run; each cell stacks its details so the table fits a terminal."""
     out = Table(title=f"runs of {dataset}, newest first", title_justify="left")
-    for column in ("run", "status", "silver changes", "steps", "rows", "source"):
-        out.add_column(column, overflow="fold", no_wrap=column in ("run", "silver changes"))
+    widths = {"run, source": 22, "status": 9, "silver": 13}  # ids and words stay whole
+    for column in ("run, source", "status", "silver", "steps", "rows"):
+        out.add_column(column, overflow="fold", min_width=widths.get(column))
     for item in summaries:
         changes = item["changes"]
         source = item["source"]
@@ -201,7 +202,9 @@ def runs_table(dataset: str, summaries: list[dict[str, Any]]) -> None:
         if item.get("error"):
             status.append(f"\n{item['error']}", style="red")
         out.add_row(
-            f"{item['run_id']}\n{item['run_time'] or '-'}",
+            f"{item['run_id']}\n{item['run_time'] or '-'}\n"
+            + where.rsplit("/", 1)[-1]
+            + (f"\nsha256 {sha[:12]}…" if sha else ""),
             status,
             "-" if changes is None else "\n".join(f"{k} {count(changes.get(k))}" for k in changes),
             "\n".join(
@@ -213,9 +216,8 @@ def runs_table(dataset: str, summaries: list[dict[str, Any]]) -> None:
                     ("bronze", "bronze_rows"),
                     ("rejected", "rejected"),
                     ("duplicates", "duplicates"),
-                    ("parse failures", "parse_failures"),
+                    ("unparsed", "parse_failures"),
                 )
             ),
-            where.rsplit("/", 1)[-1] + (f"\nsha256 {sha[:12]}…" if sha else ""),
         )
     render.out().print(out)
