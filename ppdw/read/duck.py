@@ -8,7 +8,7 @@ out in batches, so `--limit` stops reading early.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import pyarrow as pa
@@ -38,9 +38,11 @@ def run(
     *,
     moment: datetime | None = None,
     limit: int | None = None,
-    known: str = "",
+    known: Callable[[], str] | None = None,
 ) -> QueryResult:
-    """Run `sql` over `tables`; exit 2 for SQL that does not parse or names no known table."""
+    """Run `sql` over `tables`; exit 2 for SQL that does not parse or names no known table.
+
+    `known` lists the catalog's tables for the hint; it is only called on that error."""
     import duckdb  # deferred: `ppdw --help` must stay fast
 
     con = duckdb.connect(":memory:")
@@ -59,7 +61,7 @@ def run(
         except duckdb.ProgrammingError as exc:
             raise UsageError(
                 f"query: {_first_line(exc)}",
-                f"tables: {known}" if known else "name tables like pp_dw_silver.nsde",
+                f"tables: {known()}" if known else "name tables like pp_dw_silver.nsde",
             ) from exc
         except duckdb.Error as exc:
             raise PpdwError(f"query failed: {_first_line(exc)}") from exc

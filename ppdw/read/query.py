@@ -84,7 +84,7 @@ def query(reader: Reader, request: QueryRequest) -> tuple[QueryResult, AsOf | No
         tables,
         moment=None if moment is None else moment.moment,
         limit=request.limit,
-        known=", ".join(reader.registered_names()),
+        known=lambda: ", ".join(reader.registered_names()),
     )
     return result, moment
 

@@ -7,7 +7,7 @@ pure modules (`asof`, `history`, `diff`, `runs`) with what it read.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +39,9 @@ def _listing(items: Sequence[str], limit: int = 10) -> str:
 class Reader:
     target: TargetContext
     project: Project
-    sleep: Any = time.sleep
+    sleep: Callable[[float], None] = time.sleep
     _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _tables: dict[tuple[str, Layer], RegisteredTable | None] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
@@ -64,7 +65,12 @@ class Reader:
     # ---------------------------------------------------------------------- tables
 
     def table(self, dataset: str, layer: Layer) -> RegisteredTable | None:
-        return registered_table(self.glue, self.database(layer), self.names(dataset).table, layer)
+        """The catalog's table, read once per command (the catalog is the reader's truth)."""
+        if (dataset, layer) not in self._tables:
+            name = self.names(dataset).table
+            found = registered_table(self.glue, self.database(layer), name, layer)
+            self._tables[(dataset, layer)] = found
+        return self._tables[(dataset, layer)]
 
     def registered_names(self) -> list[str]:
         """Every catalog table of the project's datasets, `database.table`."""

@@ -212,3 +212,25 @@ def test_history_of_keys_equals_their_values_across_snapshots(
                 assert {c.field for c in version.changed} == {
                     f for f in version.values if version.values[f] != previous.values[f]
                 }
+
+
+def test_a_folder_the_catalog_does_not_point_at_is_never_read(
+    loaded: Project, target: TargetContext
+) -> None:
+    """A superseded version folder left behind (a run killed before its clean-up) holds
+    other rows; readers still see only the registered partition."""
+    sup.run(target, loaded, "nsde", 0)
+    s3 = target.aws.client("s3")
+    (key,) = sup.keys_under(s3, "silver/silver_nsde/")
+    body = s3.get_object(Bucket=sup.BUCKET, Key=key)["Body"].read()
+    stale = (
+        "silver/silver_nsde/effective_year_month=2026-11/nsde-20261031-060000/part-00000.parquet"
+    )
+    s3.put_object(Bucket=sup.BUCKET, Key=stale, Body=body)
+    s3.put_object(Bucket=sup.BUCKET, Key=stale.replace("2026-11/", "2026-10/"), Body=body)
+
+    reader = Reader(target, loaded)
+    counted, _ = query(
+        reader, QueryRequest("SELECT count(*) AS n FROM pp_dw_silver.nsde", "duckdb")
+    )
+    assert counted.table.to_pylist() == [{"n": len(sup.read_snapshot(loaded, "nsde", 0).records)}]
