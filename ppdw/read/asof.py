@@ -8,7 +8,6 @@ whose run time is not later than `T`. The same SQL text filters both engines' vi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -137,7 +136,3 @@ def previous_run(run_times: dict[str, datetime], before: datetime) -> str | None
     """The applied run with the latest run time earlier than `before`."""
     earlier = [(t, rid) for rid, t in run_times.items() if t < before]
     return max(earlier)[1] if earlier else None
-
-
-def sort_keys(keys: Sequence[str]) -> list[tuple[str, str]]:
-    return [(key, "ascending") for key in keys]

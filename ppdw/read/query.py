@@ -18,7 +18,7 @@ from ppdw.read.asof import AsOf, quote
 from ppdw.read.result import QueryResult
 from ppdw.read.service import LAYERS, Reader
 from ppdw.read.tables import Layer
-from ppdw.runtime.schema import SILVER_META, is_meta, tracked_columns
+from ppdw.runtime.schema import tracked_columns
 
 Engine = Literal["duckdb", "athena"]
 
@@ -136,7 +136,7 @@ class ShowRequest:
 def show_columns(reader: Reader, dataset: str, asked: Sequence[str]) -> list[str]:
     """Asked columns (checked), or the key and tracked columns."""
     table = reader.require_silver(dataset)
-    available = [name for name in table.schema.names]
+    available = list(table.schema.names)
     if asked:
         unknown = [c for c in asked if c not in available]
         if unknown:
@@ -146,8 +146,7 @@ def show_columns(reader: Reader, dataset: str, asked: Sequence[str]) -> list[str
             )
         return list(asked)
     keys = list(reader.project.dataset(dataset).business_key)
-    tracked = tracked_columns(table.schema, keys)
-    return keys + [c for c in tracked if c not in SILVER_META and not is_meta(c)]
+    return keys + tracked_columns(table.schema, keys)
 
 
 def show(reader: Reader, request: ShowRequest) -> tuple[QueryResult, AsOf]:
