@@ -181,6 +181,12 @@ def _project_copy(workdir: Path) -> Path:
     root.mkdir(parents=True)
     shutil.copytree(REPO / "config", root / "config")
     shutil.copytree(REPO / "fda", root / "fda")
+    # moto's server cannot answer Athena as this botocore speaks it: the `aws` target here
+    # is an S3/Glue-compatible endpoint without Athena (no workgroup in the core)
+    settings = root / "config" / "warehouse.json"
+    warehouse = json.loads(settings.read_text())
+    warehouse.setdefault("targets", {})["aws"] = {"kind": "aws", "athena": False}
+    settings.write_text(json.dumps(warehouse, indent=2) + "\n")
     return root
 
 

@@ -101,6 +101,16 @@ class CoreNames:
         return (self.glue_role, self.lambda_role, self.states_role, self.events_role)
 
     @property
+    def workgroup(self) -> str:
+        """The Athena workgroup every `ppdw query --engine athena` runs in."""
+        return self.prefix
+
+    @property
+    def athena_results_prefix(self) -> str:
+        """Where the workgroup keeps query results (expired by a bucket lifecycle rule)."""
+        return "athena-results/"
+
+    @property
     def runtime_key(self) -> str:
         """Where the ppdw runtime package every Glue job imports is uploaded."""
         return "scripts/_runtime/ppdw_runtime.zip"
@@ -268,6 +278,10 @@ class Arns:
 
     def glue_crawler(self, name: str) -> str:
         return self._regional("glue", f"crawler/{name}")
+
+    # Athena
+    def workgroup(self, name: str) -> str:
+        return self._regional("athena", f"workgroup/{name}")
 
     # Lambda, Step Functions, EventBridge, CloudWatch Logs
     def function(self, name: str) -> str:

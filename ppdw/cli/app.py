@@ -159,10 +159,11 @@ def _show_ppdw_logs() -> None:
 
 
 def _register() -> None:
-    from ppdw.cli import control, data, iam, local
+    from ppdw.cli import control, data, iam, local, read
 
     control.register(app)
     data.register(app)
+    read.register(app)
     local.register(app)
     iam.register(app)
 

@@ -242,7 +242,16 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
             "none"
             if last is None
             else f"{last['run_id']}  {last['status']}  "
-            f"{last['started_at']} -> {last['finished_at'] or '...'}",
+            f"{last['started_at']} -> {last['finished_at'] or '...'}"
+            + (f"\nreason: {last['error']}" if last.get("error") else ""),
+        )
+        change = item.get("last_change_run")
+        table.add_row(
+            "last change",
+            "none"
+            if change is None
+            else f"{change['run_id']}  (run time {change['run_time']}): "
+            + ", ".join(f"{k} {v:,}" for k, v in change["changes"].items()),
         )
         raw, bronze, silver = item["raw"], item["bronze"], item["silver"]
         table.add_row("raw", f"{raw['runs']} runs, latest {raw['latest_run_id'] or '-'}")

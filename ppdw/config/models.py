@@ -159,6 +159,9 @@ class TargetConfig(Model):
     #: Guard: ppdw refuses to act when STS answers another account.
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
     endpoint_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    #: Whether the target serves Athena. False for an S3/Glue-compatible endpoint without
+    #: it (an emulator): bootstrap-core makes no workgroup and `query` runs on DuckDB.
+    athena: bool = True
 
     @model_validator(mode="after")
     def _local_takes_no_credentials(self) -> TargetConfig:

@@ -126,6 +126,28 @@ def merge(statements: list[Document]) -> list[Document]:
     return list(merged.values())
 
 
+def merge_same_actions(statements: list[Document]) -> list[Document]:
+    """One statement per (actions, condition), on every resource given those actions: the
+    same permissions in fewer characters (IAM counts a managed policy's size)."""
+    merged: dict[str, Document] = {}
+    for statement in statements:
+        actions = statement["Action"]
+        actions = sorted(actions) if isinstance(actions, list) else [actions]
+        key = json.dumps([actions, statement.get("Condition")], sort_keys=True)
+        if key not in merged:
+            merged[key] = dict(statement)
+            continue
+        kept = merged[key]
+        resources = [*_as_list(kept["Resource"])]
+        resources += [r for r in _as_list(statement["Resource"]) if r not in resources]
+        kept["Resource"] = resources
+    return list(merged.values())
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
 def _pairs(statement: Document) -> list[tuple[str, str]]:
     actions, resources = statement["Action"], statement["Resource"]
     actions = actions if isinstance(actions, list) else [actions]
@@ -170,7 +192,8 @@ def deployer_policy(
             "Resource": "*",
         },
     ]
-    document: Document = {"Version": VERSION, "Statement": merge(drop_covered(statements))}
+    kept = merge_same_actions(merge(drop_covered(statements)))
+    document: Document = {"Version": VERSION, "Statement": kept}
     check_deployer_policy(document)
     return document
 

@@ -23,6 +23,7 @@ from ppdw.deploy.fields import (
     role_fields,
     rule_fields,
     state_machine_fields,
+    workgroup_fields,
 )
 from ppdw.deploy.policies import role_documents, source_secrets
 from ppdw.deploy.statemachine import PipelineSettings, definition, schedule_input_template
@@ -32,6 +33,7 @@ from ppdw.naming import Arns, DatasetNames, core_tags
 ResourceType = Literal[
     "bucket",
     "database",
+    "workgroup",
     "role",
     "object",
     "log_group",
@@ -48,6 +50,7 @@ ResourceType = Literal[
 ORDER: tuple[ResourceType, ...] = (
     "bucket",
     "database",
+    "workgroup",
     "role",
     "prefix",
     "table",
@@ -64,6 +67,10 @@ ORDER: tuple[ResourceType, ...] = (
 #: first invocation, so ppdw adopts it.
 ADOPTABLE: frozenset[str] = frozenset({"object", "prefix", "table", "log_group"})
 LOG_RETENTION_DAYS = 90  # a quarter of daily runs to debug from; logs are not data
+#: Athena query results are copies of warehouse rows kept for re-download only: a week is
+#: enough to fetch them again, and nothing else reads them.
+ATHENA_RESULTS_DAYS = 7
+ATHENA_ENGINE = "Athena engine version 3"  # reads ZSTD parquet and ms timestamps right
 RUNTIME_CONTENT_TYPE = "application/zip"
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -133,6 +140,14 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
             },
         }
     ]
+    lifecycle.append(
+        {
+            "ID": "expire-athena-results",
+            "Status": "Enabled",
+            "Filter": {"Prefix": warehouse.names.athena_results_prefix},
+            "Expiration": {"Days": ATHENA_RESULTS_DAYS},
+        }
+    )
     if warehouse.lifecycle.raw_expiration_days is not None:
         lifecycle.append(
             {
@@ -161,11 +176,50 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     )
 
 
+def workgroup_spec(warehouse: Warehouse, account_id: str) -> ResourceSpec:
+    """Athena workgroup `{prefix}`: its settings are enforced (a query cannot send results
+    elsewhere or unencrypted), results go to the bucket's expiring `athena-results/`."""
+    names = warehouse.names
+    description = f"ppdw: queries over the {warehouse.prefix} warehouse"
+    configuration: dict[str, Any] = {
+        "ResultConfiguration": {
+            "OutputLocation": f"s3://{names.bucket(account_id)}/{names.athena_results_prefix}",
+            "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+        },
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": True,
+        "EngineVersion": {"SelectedEngineVersion": ATHENA_ENGINE},
+    }
+    updates = {
+        "ResultConfigurationUpdates": configuration["ResultConfiguration"],
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": True,
+        "EngineVersion": configuration["EngineVersion"],
+    }
+    return ResourceSpec(
+        "workgroup",
+        names.workgroup,
+        workgroup_fields(description, configuration),
+        core_tags(),
+        payload={"description": description, "configuration": configuration, "updates": updates},
+    )
+
+
 def core_specs(
-    warehouse: Warehouse, account_id: str, region: str, datasets: Iterable[Dataset] = ()
+    warehouse: Warehouse,
+    account_id: str,
+    region: str,
+    datasets: Iterable[Dataset] = (),
+    *,
+    athena: bool = True,
 ) -> list[ResourceSpec]:
-    """Bucket, databases, roles; the fetch role may read the `datasets`' source secrets."""
+    """Bucket, databases, roles (the fetch role may read the `datasets`' source secrets),
+    and the Athena workgroup; `athena=False` leaves the workgroup out (the local target
+    runs no Athena: its queries run on DuckDB, and moto cannot serve the Athena API boto3
+    speaks)."""
     specs = [bucket_spec(warehouse, account_id, region)]
+    if athena:
+        specs.append(workgroup_spec(warehouse, account_id))
     for layer in ("bronze", "silver", "gold"):
         description = f"ppdw {layer} layer of the {warehouse.prefix} warehouse"
         specs.append(

@@ -168,3 +168,20 @@ def rule_fields(rule: Mapping[str, Any], target: Mapping[str, Any] | None) -> di
         "target.InputPathsMap": canonical(transformer.get("InputPathsMap") or {}),
         "target.InputTemplate": transformer.get("InputTemplate"),
     }
+
+
+def workgroup_fields(description: str | None, configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings ppdw decides for the Athena workgroup (AWS adds others it defaults)."""
+    result = configuration.get("ResultConfiguration") or {}
+    encryption = result.get("EncryptionConfiguration") or {}
+    engine = configuration.get("EngineVersion") or {}
+    return {
+        "Description": description or "",
+        "ResultConfiguration.OutputLocation": result.get("OutputLocation"),
+        "ResultConfiguration.EncryptionOption": encryption.get("EncryptionOption"),
+        "EnforceWorkGroupConfiguration": bool(configuration.get("EnforceWorkGroupConfiguration")),
+        "PublishCloudWatchMetricsEnabled": bool(
+            configuration.get("PublishCloudWatchMetricsEnabled")
+        ),
+        "EngineVersion": engine.get("SelectedEngineVersion"),
+    }

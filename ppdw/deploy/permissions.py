@@ -90,6 +90,25 @@ RESOURCE_ACCESS: dict[ResourceType, tuple[Grant, ...]] = {
             lambda s: [s.arns.glue_database(p) for p in s.database_patterns],
         ),
     ),
+    "workgroup": (
+        Grant(
+            (
+                # Get, Create, Update and DeleteWorkGroup (not ListWorkGroups: no resource)
+                "athena:*WorkGroup",
+                "athena:ListTagsForResource",
+                "athena:TagResource",
+                # `ppdw query --engine athena`: Start, Get, Stop (and BatchGet)QueryExecution;
+                # the catalog and the layers are read through the runtime statements
+                "athena:*QueryExecution",
+                "athena:GetQueryResults",
+            ),
+            lambda s: [s.arns.workgroup(s.warehouse.names.workgroup)],
+        ),
+        Grant(
+            ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
+            lambda s: s.objects(s.warehouse.names.athena_results_prefix),
+        ),
+    ),
     "role": (
         Grant(
             (

@@ -25,6 +25,8 @@ class TargetContext:
     aws: AwsSession
     account_id: str
     region: str
+    #: Athena is served here (AWS targets unless their config says `athena: false`).
+    athena: bool = False
     _on_close: list[Callable[[bool], None]] = field(default_factory=list)
 
     def on_close(self, callback: Callable[[bool], None]) -> None:

@@ -250,7 +250,7 @@ def _reset(endpoint: str) -> None:
 
 
 def deploy(project_dir: Path) -> None:
-    for args in (["bootstrap-core"], ["deploy", "--all"]):
+    for args in (["bootstrap-core", "--yes"], ["deploy", "--all", "--yes"]):
         result = CliRunner().invoke(app, ["--project", str(project_dir), "--target", "aws", *args])
         assert result.exit_code == 0, result.stderr
 

@@ -48,6 +48,7 @@ def spec_arn(spec: ResourceSpec, arns: Arns, bucket: str) -> str:
     return {
         "bucket": lambda: arns.bucket(name),
         "database": lambda: arns.glue_database(name),
+        "workgroup": lambda: arns.workgroup(name),
         "role": lambda: arns.role(name),
         "prefix": lambda: arns.objects(bucket, f"{name}part-00000.parquet"),
         "table": lambda: arns.glue_table(*name.split(".", 1)),

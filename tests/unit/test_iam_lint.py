@@ -40,6 +40,10 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
         "the deployer sets the bucket's lifecycle (expire raw, abort stale uploads); an "
         "expiration rule deletes objects. Inherent to deploying the bucket"
     ),
+    ("deployer", "RESOURCE_MISMATCH", '"action": "athena:ListTagsForResource"'): (
+        "Athena's tag actions take a workgroup, data catalog or capacity reservation ARN; "
+        "ppdw tags only its workgroup, and parliament expects every format to match"
+    ),
     ("deployer", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
         "DescribeExecution takes an execution ARN (STANDARD machines, ppdw's) or an express "
         "execution ARN; parliament expects both formats to match"

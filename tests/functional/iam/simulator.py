@@ -2,7 +2,8 @@
 
 One long-lived `node tools/iam-simulate/simulate.mjs` per test process answers one JSON
 line per request; answers are cached, since a pipeline run repeats the same few requests
-many times. The npm packages are installed by `npm ci` in that folder (`.ci/run` does it).
+many times. The npm packages are installed by `install.sh` in that folder (`.ci/run` runs
+it; the first test that needs them runs it otherwise).
 """
 
 from __future__ import annotations
@@ -15,8 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 TOOL = Path(__file__).resolve().parents[3] / "tools" / "iam-simulate"
 INSTALL_HINT = "run tools/iam-simulate/install.sh (.ci/run does)"
+
+
+def install() -> None:
+    """The simulator's npm packages, installed from the lock file first if missing (once:
+    pytest-xdist workers wait on a file lock; the script caches by the lock's hash)."""
+    with FileLock(str(TOOL / "node_modules.lock"), timeout=600):
+        if (TOOL / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
+            return
+        done = subprocess.run(
+            ["bash", str(TOOL / "install.sh")], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"installing the IAM simulator failed ({INSTALL_HINT}): {done.stderr[-2000:]}"
+            )
 
 Document = dict[str, Any]
 
@@ -82,8 +100,7 @@ class Simulator:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError(f"node is not installed; the IAM tests need it ({INSTALL_HINT})")
-        if not (TOOL / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-            raise RuntimeError(f"the IAM simulator is not installed: {INSTALL_HINT}")
+        install()
         process = subprocess.Popen(
             [node, str(TOOL / "simulate.mjs")],
             stdin=subprocess.PIPE,

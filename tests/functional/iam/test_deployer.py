@@ -77,8 +77,8 @@ def test_every_command_runs_under_exactly_the_deployer_policy(
     def local_run(index: int, as_of: str) -> None:
         ok("run", "nsde", "--runner", "local", "--source", samples[index], "--as-of", as_of)
 
-    ok("bootstrap-core")
-    ok("deploy", "--all")
+    ok("bootstrap-core", "--yes")
+    ok("deploy", "--all", "--yes")
     ok("plan")  # exit 0: nothing to change, ppdw recognizes every resource as its own
     local_run(0, "2026-11-01T06:00:00Z")
     local_run(1, "2026-11-02T06:00:00Z")

@@ -108,7 +108,7 @@ def assume(
 def test_each_role_may_be_assumed_by_its_service_only(
     project: Path, moto_aws: None, simulator: Simulator
 ) -> None:
-    assert cli(project, "bootstrap-core").exit_code == 0
+    assert cli(project, "bootstrap-core", "--yes").exit_code == 0
     names = load_project(project).warehouse.names
     iam = boto3.client("iam", region_name=REGION)
     services = {

@@ -142,7 +142,7 @@ class Deployed:
 
 
 def deploy(root: Path, region: str = REGION) -> Deployed:
-    for args in (("bootstrap-core",), ("deploy", "nsde", "rxnorm")):
+    for args in (("bootstrap-core", "--yes"), ("deploy", "nsde", "rxnorm", "--yes")):
         result = cli(root, *args)
         assert result.exit_code == 0, result.stderr
     return Deployed(root, load_project(root), region)
