@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ppdw.config.models import Dataset, Warehouse
+from ppdw.config.models import Dataset, GlueDefaults, Warehouse
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import (
     bucket_fields,
@@ -289,10 +289,11 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
     }
     if glue.additional_python_modules:
         arguments["--additional-python-modules"] = ",".join(glue.additional_python_modules)
+    arguments.update(engine_arguments(glue))
     definition_: dict[str, Any] = {
         "Name": names.job(layer),
         "Role": ctx.role(wh.names.glue_role),
-        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}",
+        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}, {engine_summary(glue)}",
         "Command": {
             "Name": "glueetl",
             "ScriptLocation": f"s3://{ctx.bucket}/{names.scripts_prefix}{layer}_job.py",
@@ -300,7 +301,7 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         },
         "GlueVersion": glue.version,
         "WorkerType": glue.worker_type,
-        "NumberOfWorkers": glue.workers,
+        "NumberOfWorkers": job_workers(glue),
         "Timeout": glue.timeout_minutes,
         "MaxRetries": glue.max_retries,
         "DefaultArguments": arguments,
@@ -313,6 +314,52 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         exact_prefixes=("DefaultArguments.",),
         payload={"definition": definition_},
     )
+
+
+#: vCPUs of one Glue worker by type (AWS's worker types table).
+_WORKER_VCPUS = {
+    "G.1X": 4,
+    "G.2X": 8,
+    "G.4X": 16,
+    "G.8X": 32,
+    "G.12X": 48,
+    "G.16X": 64,
+    "R.1X": 4,
+    "R.2X": 8,
+    "R.4X": 16,
+    "R.8X": 32,
+}
+
+
+def engine_summary(glue: GlueDefaults) -> str:
+    """The engine in words, as `plan` and the job's description show it."""
+    if glue.engine == "auto":
+        return f"engine auto (spark above {glue.spark_above_mb} MiB of raw data, else arrow)"
+    return f"engine {glue.engine}"
+
+
+def job_workers(glue: GlueDefaults) -> int:
+    """The Arrow engine computes on the driver alone: the fewest workers Glue allows
+    (more would idle, billed). Spark (or `auto`, which may pick it) gets the configured
+    workers as the most auto-scaling may use."""
+    return 2 if glue.engine == "arrow" else glue.workers
+
+
+def engine_arguments(glue: GlueDefaults) -> dict[str, str]:
+    """The job's engine arguments and, when Spark may run, its Spark settings."""
+    arguments = {"--engine": glue.engine, "--spark_above_mb": str(glue.spark_above_mb)}
+    if glue.engine == "arrow":
+        return arguments
+    vcpus = _WORKER_VCPUS.get(glue.worker_type, 4) * glue.workers
+    settings = [
+        f"spark.sql.shuffle.partitions={2 * vcpus}",  # two tasks per core of all workers
+        "spark.sql.session.timeZone=UTC",
+        "spark.sql.adaptive.enabled=false",  # the engine sizes its own shuffles
+    ]
+    # Glue takes several Spark settings in one `--conf` value, joined by " --conf ".
+    arguments["--conf"] = " --conf ".join(settings)
+    arguments["--enable-auto-scaling"] = "true"
+    return arguments
 
 
 def crawler_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:

@@ -37,8 +37,12 @@ def require_pyspark() -> None:
         )
 
 
-def local_settings(cores: int, shuffle_partitions: int) -> dict[str, str]:
+def local_settings(
+    cores: int, shuffle_partitions: int, driver_memory: str | None = None
+) -> dict[str, str]:
+    memory = {"spark.driver.memory": driver_memory} if driver_memory else {}
     return {
+        **memory,
         "spark.master": f"local[{cores}]",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.default.parallelism": str(cores),
@@ -52,19 +56,25 @@ def local_settings(cores: int, shuffle_partitions: int) -> dict[str, str]:
     }
 
 
-def get_session(*, cores: int | None = None, shuffle_partitions: int | None = None) -> SparkSession:
+def get_session(
+    *,
+    cores: int | None = None,
+    shuffle_partitions: int | None = None,
+    driver_memory: str | None = None,
+) -> SparkSession:
     """The active session, or a new local one (see module docstring)."""
     require_pyspark()
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
+    if SparkContext._active_spark_context is not None:  # Glue's, or one made earlier
+        return SparkSession.builder.getOrCreate()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     count = cores or min(os.cpu_count() or 2, 8)
     builder = SparkSession.builder.appName("ppdw")
-    for key, value in local_settings(count, shuffle_partitions or 2 * count).items():
+    settings = local_settings(count, shuffle_partitions or 2 * count, driver_memory)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -100,8 +100,11 @@ def apply(spark: SparkSession, store: Store, request: Request) -> Outcome:
     first.persist()
     try:
         report = _gather(first)
-        stats = _check(report, inputs, request, align_error)
+        stats = _check_snapshot(report, inputs, request)
+        # As in the Arrow engine, the rejects are written once rules 1-2 pass, before
+        # the merge's own checks.
         files, size = _write_rejects(store, request, first, inputs.bronze_schema, stats)
+        _check_merge(report, request, align_error)
         targets = _targets(report, request)
         outcome = Outcome(stats=stats, targets=targets, schema=None, files=files, bytes=size)
         if targets:
@@ -281,20 +284,26 @@ def _merge_task(
         current = frames.from_wire(current_rows, "c", inputs.current_schema)
     del table, roles
     dataset = _relaxed(request.dataset)
-    report: dict[str, Any] = {"live": current.num_rows, "conflicts": [], "error": None}
+    bad = rules._bad_key_mask(snapshot, keys)
+    report: dict[str, Any] = {
+        "live": current.num_rows,
+        "conflicts": [],
+        "error": None,
+        "stats": {"rows_read": snapshot.num_rows, "rejected": pc.sum(bad.cast(pa.int64())).as_py()},
+    }
     out: list[pa.Table] = []
     try:
         prepared, rejected, prep_stats = rules.prepare_snapshot(snapshot, dataset)
     except DataQualityError as error:
         if error.rule != "duplicate_key":
             raise
-        clean = snapshot.filter(pc.invert(rules._bad_key_mask(snapshot, keys)))
+        clean = snapshot.filter(pc.invert(bad))
         report["conflicts"] = rules.key_conflicts(clean, keys).to_pylist()
         yield _report_batch(report, keys, out_schema)
         return
     report["stats"] = asdict(prep_stats)
     if rejected.num_rows:
-        reject_order = snap_rows.filter(rules._bad_key_mask(snapshot, keys)).column(_ORD)
+        reject_order = snap_rows.filter(bad).column(_ORD)
         out.append(_rows(REJECT, rejected, reject_order, "s", inputs.bronze_schema, keys))
     if result is not None:
         try:
@@ -386,14 +395,12 @@ def _gather(first: DataFrame) -> _Report:
     )
 
 
-def _check(
-    report: _Report, inputs: _Inputs, request: Request, align_error: DataQualityError | None
-) -> dict[str, Any]:
-    """The whole-snapshot rules, in the order the Arrow engine applies them."""
+def _check_snapshot(report: _Report, inputs: _Inputs, request: Request) -> dict[str, Any]:
+    """Rules 1-2 over the whole snapshot (reject threshold, duplicate-key conflicts), then
+    the run's statistics."""
     dataset = request.dataset
     base = report.stats
-    rows = base.get("rows_read", inputs.bronze_rows)
-    rules.check_reject_ratio(base.get("rejected", 0), rows, dataset)
+    rules.check_reject_ratio(base.get("rejected", 0), base.get("rows_read", 0), dataset)
     if report.conflicts:
         keys = list(dataset.business_key)
         table = (
@@ -402,15 +409,6 @@ def _check(
             .sort_by([(k, "ascending") for k in keys])
         )
         raise rules.duplicate_key_error(table)
-    if report.errors:
-        # Every task judges the same schemas, so a schema error is the same everywhere;
-        # of the run-order errors, the one naming the latest applied run is the truth.
-        worst = max(report.errors, key=lambda e: str(e["message"]))
-        message = str(worst["message"]).removeprefix(f"{worst['rule']}: ")
-        raise DataQualityError(str(worst["rule"]), message, worst.get("hint"))
-    if align_error is not None:
-        raise align_error
-    rules._guard_deletes(base.get("deletes", 0), report.live, dataset, request.force)
     stats: dict[str, Any] = {"bronze_rows": inputs.bronze_rows}
     for name in ("rows_read", "rejected", "duplicates", "inserts", "updates", "deletes"):
         stats[name] = base.get(name, 0)
@@ -422,6 +420,21 @@ def _check(
         "unchanged": stats["unchanged"],
     }
     return stats
+
+
+def _check_merge(report: _Report, request: Request, align_error: DataQualityError | None) -> None:
+    """The merge's whole-run rules, in the Arrow engine's order: run order and schema
+    changes (the same in every task), then the delete guard over all current keys."""
+    if report.errors:
+        # Every task judges the same schemas, so a schema error is the same everywhere;
+        # of the run-order errors, the one naming the latest applied run is the truth.
+        worst = max(report.errors, key=lambda e: str(e["message"]))
+        message = str(worst["message"]).removeprefix(f"{worst['rule']}: ")
+        raise DataQualityError(str(worst["rule"]), message, worst.get("hint"))
+    if align_error is not None:
+        raise align_error
+    deletes = report.stats.get("deletes", 0)
+    rules._guard_deletes(deletes, report.live, request.dataset, request.force)
 
 
 def _targets(report: _Report, request: Request) -> list[str]:
