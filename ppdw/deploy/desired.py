@@ -350,9 +350,12 @@ def engine_arguments(glue: GlueDefaults) -> dict[str, str]:
     arguments = {"--engine": glue.engine, "--spark_above_mb": str(glue.spark_above_mb)}
     if glue.engine == "arrow":
         return arguments
-    vcpus = _WORKER_VCPUS.get(glue.worker_type, 4) * glue.workers
+    # The floor of the engine's shuffle width: two tasks per core of the two workers a
+    # job starts with. The engine widens a shuffle with the data (500,000 rows a task),
+    # and auto-scaling adds workers (up to `workers`) while tasks wait.
+    floor = 2 * 2 * _WORKER_VCPUS.get(glue.worker_type, 4)
     settings = [
-        f"spark.sql.shuffle.partitions={2 * vcpus}",  # two tasks per core of all workers
+        f"spark.sql.shuffle.partitions={floor}",
         "spark.sql.session.timeZone=UTC",
         "spark.sql.adaptive.enabled=false",  # the engine sizes its own shuffles
     ]

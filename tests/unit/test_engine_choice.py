@@ -72,7 +72,7 @@ def test_deploy_gives_spark_workers_auto_scaling_and_settings() -> None:
     arguments = engine_arguments(glue)
     assert arguments["--engine"] == "spark"
     assert arguments["--enable-auto-scaling"] == "true"
-    assert "spark.sql.shuffle.partitions=80" in arguments["--conf"]  # 10 G.1X = 40 vCPUs
+    assert "spark.sql.shuffle.partitions=16" in arguments["--conf"]  # 2 tasks x 2 G.1X x 4 vCPUs
     assert job_workers(glue) == 10
 
 
