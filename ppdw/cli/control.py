@@ -280,6 +280,8 @@ def plan(
         names = datasets or (sorted(project.datasets) if everything else [])
         if names:
             actions += plane.plan_datasets(_chosen(project, names, False))
+            if not as_json:
+                _engines(project, names)
         step = "Run `ppdw bootstrap-core` and `ppdw deploy` to apply."
         if not core and not everything:
             step = "Run `ppdw deploy` to apply."
@@ -288,6 +290,14 @@ def plan(
         changes = _show(actions, "plan", as_json, target.name, step)
     if changes:
         raise typer.Exit(int(ExitCode.CHANGES))
+
+
+def _engines(project: Project, names: list[str]) -> None:
+    from ppdw.deploy.desired import engine_summary, job_workers
+
+    for name in names:
+        glue = project.dataset(name).glue_settings(project.warehouse.glue)
+        _info(f"{name}: {engine_summary(glue)}, {job_workers(glue)} {glue.worker_type} workers")
 
 
 def _confirm(question: str, yes: bool) -> None:

@@ -22,6 +22,11 @@ class Runner(StrEnum):
     local = "local"
 
 
+class EngineChoice(StrEnum):
+    arrow = "arrow"
+    spark = "spark"
+
+
 class FromStep(StrEnum):
     raw = "raw"
     bronze = "bronze"
@@ -78,6 +83,10 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Run even if unchanged; override the delete guard.")
     ] = False,
+    engine: Annotated[
+        EngineChoice | None,
+        typer.Option("--engine", help="Compute bronze/silver with arrow or spark for this run."),
+    ] = None,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
 
@@ -99,11 +108,19 @@ def run(
             f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
         )
     run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    if engine is EngineChoice.spark:
+        _require_spark()
     with context.open_target(ctx, project) as target:
         chosen = _choose_runner(target, runner)
         if chosen is Runner.stepfunctions:
             if from_step is not FromStep.raw:
                 raise UsageError("--from bronze|silver needs --runner local")
+            if engine is not None:
+                raise UsageError(
+                    "--engine needs --runner local",
+                    "on Step Functions the jobs run the engine deploy gave them "
+                    "(`engine` in dataset.json)",
+                )
             _run_stepfunctions(
                 target,
                 project,
@@ -136,10 +153,20 @@ def run(
             source=resolved,
             from_step=from_step.value,
             force=force,
+            engine=engine.value if engine is not None else None,
         )
         if from_step is not FromStep.raw:
             request = _with_time(request, check_resumable(target, project, request))
         _run_local(target, project, request)
+
+
+def _require_spark() -> None:
+    from ppdw.runtime.spark.session import INSTALL_HINT, pyspark_available
+
+    if not pyspark_available():
+        raise UsageError(
+            "--engine spark needs pyspark, which is not installed (extra 'spark')", INSTALL_HINT
+        )
 
 
 def _with_time(request: RunRequest, run_time: datetime) -> RunRequest:

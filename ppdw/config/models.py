@@ -31,6 +31,12 @@ WorkerType = Literal[
     "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X"
 ]
 AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+#: What computes bronze and silver: pyarrow on one node, Spark on the job's workers, or
+#: Spark only for a raw snapshot above `spark_above_mb` (docs/engines.md).
+Engine = Literal["arrow", "spark", "auto"]
+#: Raw snapshot size (uncompressed MiB) above which `auto` picks Spark: where the Arrow
+#: engine's measured peak memory reaches half of a G.1X driver (bench/ENGINES.md).
+SPARK_ABOVE_MB = 2048
 
 # AWS EventBridge schedule expressions: cron(6 fields) or rate(N unit[s]).
 _CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
@@ -71,6 +77,9 @@ class GlueDefaults(Model):
     #: a crawler cannot make the table under this layout), or by the layer's crawler first.
     table_creation: TableCreation = "schema"
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+    #: The default engine of every dataset (dataset.json `engine` overrides it).
+    engine: Engine = "auto"
+    spark_above_mb: Annotated[int, Field(ge=1)] = SPARK_ABOVE_MB
 
     @field_validator("version")
     @classmethod
@@ -106,6 +115,7 @@ class GlueOverrides(Model):
     additional_python_modules: tuple[str, ...] | None = None
     table_creation: TableCreation | None = None
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    spark_above_mb: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("version")
     @classmethod
@@ -335,6 +345,8 @@ class Dataset(Model):
     source: Source
     #: Business key columns, by normalized bronze name.
     business_key: Annotated[tuple[str, ...], Field(min_length=1)]
+    #: arrow | spark | auto; unset: warehouse.json `glue.engine`.
+    engine: Engine | None = None
     date_format: str = "%Y%m%d"
     #: Typed columns by normalized name; columns whose name contains `date` default to date.
     columns: dict[str, ColumnSpec] = {}
@@ -363,6 +375,8 @@ class Dataset(Model):
 
     def glue_settings(self, defaults: GlueDefaults) -> GlueDefaults:
         overrides = self.glue.model_dump(exclude_none=True)
+        if self.engine is not None:
+            overrides["engine"] = self.engine
         return defaults.model_copy(update=overrides)
 
     def lambda_settings(self, defaults: LambdaDefaults) -> LambdaDefaults:

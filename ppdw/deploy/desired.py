@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ppdw.config.models import Dataset, Warehouse
+from ppdw.config.models import Dataset, GlueDefaults, Warehouse
 from ppdw.deploy.asl_quotas import quota_problems
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import (
@@ -352,10 +352,11 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
     }
     if glue.additional_python_modules:
         arguments["--additional-python-modules"] = ",".join(glue.additional_python_modules)
+    arguments.update(engine_arguments(glue))
     definition_: dict[str, Any] = {
         "Name": names.job(layer),
         "Role": ctx.role(wh.names.glue_role),
-        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}",
+        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}, {engine_summary(glue)}",
         "Command": {
             "Name": "glueetl",
             "ScriptLocation": f"s3://{ctx.bucket}/{names.scripts_prefix}{layer}_job.py",
@@ -363,7 +364,7 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         },
         "GlueVersion": glue.version,
         "WorkerType": glue.worker_type,
-        "NumberOfWorkers": glue.workers,
+        "NumberOfWorkers": job_workers(glue),
         "Timeout": glue.timeout_minutes,
         "MaxRetries": glue.max_retries,
         "DefaultArguments": arguments,
@@ -376,6 +377,55 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         exact_prefixes=("DefaultArguments.",),
         payload={"definition": definition_},
     )
+
+
+#: vCPUs of one Glue worker by type (AWS's worker types table).
+_WORKER_VCPUS = {
+    "G.1X": 4,
+    "G.2X": 8,
+    "G.4X": 16,
+    "G.8X": 32,
+    "G.12X": 48,
+    "G.16X": 64,
+    "R.1X": 4,
+    "R.2X": 8,
+    "R.4X": 16,
+    "R.8X": 32,
+}
+
+
+def engine_summary(glue: GlueDefaults) -> str:
+    """The engine in words, as `plan` and the job's description show it."""
+    if glue.engine == "auto":
+        return f"engine auto (spark above {glue.spark_above_mb} MiB of raw data, else arrow)"
+    return f"engine {glue.engine}"
+
+
+def job_workers(glue: GlueDefaults) -> int:
+    """The Arrow engine computes on the driver alone: the fewest workers Glue allows
+    (more would idle, billed). Spark (or `auto`, which may pick it) gets the configured
+    workers as the most auto-scaling may use."""
+    return 2 if glue.engine == "arrow" else glue.workers
+
+
+def engine_arguments(glue: GlueDefaults) -> dict[str, str]:
+    """The job's engine arguments and, when Spark may run, its Spark settings."""
+    arguments = {"--engine": glue.engine, "--spark_above_mb": str(glue.spark_above_mb)}
+    if glue.engine == "arrow":
+        return arguments
+    # The floor of the engine's shuffle width: two tasks per core of the two workers a
+    # job starts with. The engine widens a shuffle with the data (500,000 rows a task),
+    # and auto-scaling adds workers (up to `workers`) while tasks wait.
+    floor = 2 * 2 * _WORKER_VCPUS.get(glue.worker_type, 4)
+    settings = [
+        f"spark.sql.shuffle.partitions={floor}",
+        "spark.sql.session.timeZone=UTC",
+        "spark.sql.adaptive.enabled=false",  # the engine sizes its own shuffles
+    ]
+    # Glue takes several Spark settings in one `--conf` value, joined by " --conf ".
+    arguments["--conf"] = " --conf ".join(settings)
+    arguments["--enable-auto-scaling"] = "true"
+    return arguments
 
 
 def crawler_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:

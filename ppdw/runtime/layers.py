@@ -92,14 +92,19 @@ def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
             }
         )
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-    if table.num_rows == 0:
+    check_rows(table.num_rows, member_stats)
+    return table, {"members": member_stats}
+
+
+def check_rows(rows: int, member_stats: list[dict[str, Any]]) -> None:
+    """A full extract without data rows is never applied (it would delete every key)."""
+    if rows == 0:
         names = ", ".join(s["member"] for s in member_stats)
         raise DataQualityError(
             "empty_source",
             f"{names}: no data rows (header only)",
             "check the source file; a full extract is never empty",
         )
-    return table, {"members": member_stats}
 
 
 def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
@@ -111,6 +116,10 @@ def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
+    if ctx.engine == "spark":
+        from ppdw.runtime.spark.job import write_bronze as on_spark
+
+        return on_spark(ctx)
     table, detail = build_bronze(ctx)
     partition = partition_datetime(ctx.args.run_time)
     prefix = ctx.names.bronze_partition_prefix(partition)
@@ -250,6 +259,10 @@ def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[
 def _merge_and_commit(
     ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
 ) -> dict[str, Any]:
+    if ctx.engine == "spark":
+        from ppdw.runtime.spark.job import merge_and_commit
+
+        return merge_and_commit(ctx, locations, hooks)
     from ppdw.runtime.jobs import as_dict
     from ppdw.runtime.silver import merge, partitions_to_rewrite, prepare_snapshot
 

@@ -99,14 +99,7 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
     rows = bronze.num_rows
     bad = _bad_key_mask(bronze, keys)
     rejected = bronze.filter(bad)
-    ratio = rejected.num_rows / rows if rows else 0.0
-    if ratio > dataset.quality.max_reject_ratio:
-        raise DataQualityError(
-            "null_business_key",
-            f"{rejected.num_rows} of {rows} rows ({ratio:.1%}) have a null or empty "
-            f"{'/'.join(keys)}, above max_reject_ratio {dataset.quality.max_reject_ratio:.1%}",
-            hint="check the source; the threshold is quality.max_reject_ratio in dataset.json",
-        )
+    check_reject_ratio(rejected.num_rows, rows, dataset)
     policy = dataset.silver.on_duplicate_key
     keep = _last_of_each_key(bronze, keys, bad) if policy != "fail" else None
     if keep is not None:
@@ -120,6 +113,19 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
         rows_read=rows, rejected=rejected.num_rows, duplicates=clean_rows - unique.num_rows
     )
     return unique, rejected, stats
+
+
+def check_reject_ratio(rejected: int, rows: int, dataset: Dataset) -> None:
+    """Rule 1's threshold over the whole snapshot (both engines call it)."""
+    ratio = rejected / rows if rows else 0.0
+    if ratio > dataset.quality.max_reject_ratio:
+        keys = dataset.business_key
+        raise DataQualityError(
+            "null_business_key",
+            f"{rejected} of {rows} rows ({ratio:.1%}) have a null or empty "
+            f"{'/'.join(keys)}, above max_reject_ratio {dataset.quality.max_reject_ratio:.1%}",
+            hint="check the source; the threshold is quality.max_reject_ratio in dataset.json",
+        )
 
 
 def _last_of_each_key(table: pa.Table, keys: list[str], bad: pa.ChunkedArray) -> pa.Array | None:
@@ -177,18 +183,29 @@ def _fail_on_conflicts(numbered: pa.Table, groups: pa.Table, keys: list[str]) ->
     """`on_duplicate_key: fail`: identical copies are fine, differing rows are not."""
     dup_keys = groups.filter(pc.greater(groups.column(f"{_ROW}_count"), 1)).select(keys)
     dups = numbered.join(dup_keys, keys, join_type="left semi")
-    business = [c for c in dups.column_names if c != _ROW and c not in BRONZE_META]
-    distinct = dups.group_by(business, use_threads=False).aggregate([])
-    per_key = distinct.group_by(keys, use_threads=False).aggregate([([], "count_all")])
-    conflicts = per_key.filter(pc.greater(per_key.column("count_all"), 1))
+    conflicts = key_conflicts(dups, keys)
     if conflicts.num_rows:
-        first = _sort(conflicts.select(keys), keys, by_date=False).slice(0, 1).to_pylist()[0]
-        shown = ", ".join(f"{k}={v!r}" for k, v in first.items())
-        raise DataQualityError(
-            "duplicate_key",
-            f"{conflicts.num_rows} key(s) have rows with different values, e.g. {shown}",
-            hint="fix the source, or set silver.on_duplicate_key to keep_last",
-        )
+        raise duplicate_key_error(conflicts)
+
+
+def key_conflicts(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """The keys (sorted) whose rows in `table` differ in a business column (rule 2)."""
+    business = [c for c in table.column_names if c != _ROW and c not in BRONZE_META]
+    distinct = table.group_by(business, use_threads=False).aggregate([])
+    per_key = distinct.group_by(list(keys), use_threads=False).aggregate([([], "count_all")])
+    conflicts = per_key.filter(pc.greater(per_key.column("count_all"), 1))
+    return _sort(conflicts.select(list(keys)), keys, by_date=False)
+
+
+def duplicate_key_error(conflicts: pa.Table) -> DataQualityError:
+    """`on_duplicate_key: fail` for these conflicting keys (sorted, at least one)."""
+    first = conflicts.slice(0, 1).to_pylist()[0]
+    shown = ", ".join(f"{k}={v!r}" for k, v in first.items())
+    return DataQualityError(
+        "duplicate_key",
+        f"{conflicts.num_rows} key(s) have rows with different values, e.g. {shown}",
+        hint="fix the source, or set silver.on_duplicate_key to keep_last",
+    )
 
 
 @dataclass
