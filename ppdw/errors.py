@@ -62,3 +62,7 @@ class DataQualityError(PpdwError):
 
 class LockedError(PpdwError):
     """Another invocation holds the lock (state or dataset run)."""
+
+
+class LeaseLostError(LockedError):
+    """A run no longer holds its dataset's lease (taken over): it must not commit."""
