@@ -272,3 +272,38 @@ def test_a_local_run_waits_for_a_running_execution_of_the_dataset(
     taken = wh.run("nsde", source, FIRST_AS_OF, "nsde-local")
     assert taken.exit_code == 0, describe(taken)
     assert "its execution ended (ABORTED)" in taken.stderr
+
+
+def test_a_run_whose_lease_was_taken_over_commits_nothing(project: Path, tmp_path: Path) -> None:
+    """Fencing: run A's lease is taken over while A works (as after A's heartbeat stalled
+    past the lease on another machine); A must not register a partition nor move the
+    last-success pointer, and leaves the lock to its new holder."""
+    wh = Warehouse(project)
+    wh.boot("nsde")
+    first = wh.run("nsde", _base(tmp_path, "nsde"), FIRST_AS_OF, "nsde-first")
+    assert first.exit_code == 0, describe(first)
+    silver_before = wh.silver_snapshot("nsde")
+    bronze_before = wh.partitions(wh.bronze_db, "bronze_nsde")
+    pointer = wh.body("silver/_runs/nsde/_last_success.json")
+    source = _next(tmp_path, "nsde")
+    taker = replace(holders.this_process("nsde-b"), host="ci-7", machine="ci-7/boot/pid:[1]")
+
+    with paused_in_layer_write("nsde") as (reached, release):
+        thread, results = _in_thread(lambda: wh.run("nsde", source, SECOND_AS_OF, "nsde-a"))
+        try:
+            assert reached.wait(WAIT_SECONDS), "run A never reached a layer write"
+            lock = {"run_id": "nsde-b", "holder": taker.as_json(), "lease_seconds": 60}
+            wh.s3.put_object(Bucket=wh.bucket, Key=LOCK_KEY, Body=json.dumps(lock))
+        finally:
+            release.set()
+            thread.join(WAIT_SECONDS)
+
+    (a_result,) = results
+    assert a_result.exit_code == 1, describe(a_result)
+    assert error_text(a_result).startswith(
+        "Error: run nsde-a of nsde lost its lock (now held by run nsde-b: pid "
+    )
+    assert wh.partitions(wh.bronze_db, "bronze_nsde") == bronze_before
+    assert wh.silver_snapshot("nsde") == silver_before
+    assert wh.body("silver/_runs/nsde/_last_success.json") == pointer
+    assert json.loads(wh.body(LOCK_KEY))["run_id"] == "nsde-b"

@@ -233,3 +233,19 @@ def test_the_lease_of_a_run_killed_while_committing_is_kept_for_its_retry(
     retry = take(s3, "nsde-killed")
     lease.release_after(retry, failed=True)  # still committing: kept for the next retry
     assert holder_run_id(s3) == "nsde-killed"
+
+
+def test_conditional_writes_with_a_stale_etag_change_nothing(s3: Any) -> None:
+    """What the lease relies on S3 (and moto) to enforce: If-Match on put and delete."""
+    first = objects.put_if_absent(s3, BUCKET, KEY, b"one")
+    assert first is not None
+    assert objects.put_if_absent(s3, BUCKET, KEY, b"two") is None
+    second = objects.put_if_match(s3, BUCKET, KEY, b"two", first)
+    assert second is not None
+    assert objects.put_if_match(s3, BUCKET, KEY, b"three", first) is None
+    assert not objects.delete_if_match(s3, BUCKET, KEY, first)
+    assert objects.get_bytes(s3, BUCKET, KEY) == b"two"
+    assert objects.delete_if_match(s3, BUCKET, KEY, second)
+    assert objects.put_if_match(s3, BUCKET, KEY, b"four", second) is None  # gone: 404
+    assert not objects.delete_if_match(s3, BUCKET, KEY, second)
+    assert objects.get_bytes(s3, BUCKET, KEY) is None
