@@ -64,6 +64,10 @@ class LockedError(PpdwError):
     """Another invocation holds the lock (state or dataset run)."""
 
 
+class LeaseLostError(LockedError):
+    """A run no longer holds its dataset's lease (taken over): it must not commit."""
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """`did you mean 'nsde'?` for a near miss among `choices`, else None."""
     from difflib import get_close_matches

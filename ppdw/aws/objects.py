@@ -19,6 +19,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -110,17 +112,86 @@ def put_json(s3: Any, bucket: str, key: str, document: Any) -> None:
     put_bytes(s3, bucket, key, dumps(document), "application/json")
 
 
-def put_if_absent(s3: Any, bucket: str, key: str, data: bytes) -> bool:
-    """Create the object only if no object has the key (lock objects); False if it exists."""
+def put_if_absent(s3: Any, bucket: str, key: str, data: bytes) -> str | None:
+    """Create the object only if no object has the key (`If-None-Match: *`); returns its
+    ETag, or None if an object exists."""
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        answer = s3.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
     except ClientError as error:
         if _code(error) in _EXISTS_CODES:
-            return False
+            return None
         raise _fail("conditional put", bucket, key, error) from error
     except BotoCoreError as error:
         raise _fail("conditional put", bucket, key, error) from error
+    return str(answer["ETag"])
+
+
+def put_if_match(s3: Any, bucket: str, key: str, data: bytes, etag: str) -> str | None:
+    """Replace the object only if it is still the version `etag` (`If-Match`); returns the
+    new ETag, or None if the object changed or is gone (S3 answers 412 or 404)."""
+    try:
+        answer = s3.put_object(Bucket=bucket, Key=key, Body=data, IfMatch=etag)
+    except ClientError as error:
+        if _code(error) in _EXISTS_CODES | _MISSING_CODES:
+            return None
+        raise _fail("conditional put", bucket, key, error) from error
+    except BotoCoreError as error:
+        raise _fail("conditional put", bucket, key, error) from error
+    return str(answer["ETag"])
+
+
+def delete_if_match(s3: Any, bucket: str, key: str, etag: str) -> bool:
+    """Delete the object only if it is still the version `etag`; False if it changed or
+    is gone."""
+    try:
+        s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as error:
+        if _code(error) in _EXISTS_CODES | _MISSING_CODES:
+            return False
+        raise _fail("conditional delete", bucket, key, error) from error
+    except BotoCoreError as error:
+        raise _fail("conditional delete", bucket, key, error) from error
     return True
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object's bytes with what conditional writes and ages need."""
+
+    data: bytes
+    etag: str
+    last_modified: datetime
+    #: S3's clock when it answered (the `Date` header), else this machine's.
+    server_time: datetime
+
+
+def get_versioned(s3: Any, bucket: str, key: str) -> Versioned | None:
+    """The whole (small) object with its ETag and times; None when missing."""
+    try:
+        answer = s3.get_object(Bucket=bucket, Key=key)
+        data = bytes(answer["Body"].read())
+    except ClientError as error:
+        if _code(error) in _MISSING_CODES:
+            return None
+        raise _fail("get", bucket, key, error) from error
+    except BotoCoreError as error:
+        raise _fail("get", bucket, key, error) from error
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return Versioned(
+        data=data,
+        etag=str(answer["ETag"]),
+        last_modified=answer["LastModified"],
+        server_time=_server_time(headers.get("date")),
+    )
+
+
+def _server_time(header: str | None) -> datetime:
+    if header:
+        try:
+            return parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return datetime.now(UTC)  # a malformed Date header: this machine's clock
+    return datetime.now(UTC)
 
 
 def exists(s3: Any, bucket: str, key: str) -> bool:

@@ -237,7 +237,12 @@ def _report(target: TargetContext, project: Project, dataset: str, record: dict[
     steps = record.get("steps") or {}
     bronze = (steps.get("bronze") or {}).get("stats") or {}
     silver = (steps.get("silver") or {}).get("stats") or {}
-    if status == "unchanged":
+    if record.get("already_applied"):
+        render.info(
+            f"Run {record.get('run_id')} of {dataset} was already applied "
+            f"(finished {record.get('finished_at') or '?'}): nothing changed."
+        )
+    elif status == "unchanged":
         render.info(
             f"Source unchanged since run {(steps.get('fetch') or {}).get('unchanged_since')}: "
             "nothing to do."

@@ -171,6 +171,7 @@ def glue_policy(scope: Scope) -> Document:
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": scope.log_groups("/aws-glue/*"),
             },
+            run_lease_holders(scope),
             {
                 "Sid": "GlueJobMetrics",
                 "Effect": "Allow",
@@ -216,6 +217,15 @@ def lambda_policy(scope: Scope, secrets: Sequence[SourceAuth] = ()) -> Document:
             "Resource": scope.objects(runs),
         },
         {
+            # The dataset's run lease (ppdw/runtime/lease.py): the Lambda releases it when
+            # the execution ends in the fetch step (unchanged, failed).
+            "Sid": "RunLeaseRelease",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": scope.arns.objects(scope.bucket, f"{runs}_lock"),
+        },
+        run_lease_holders(scope),
+        {
             "Sid": "Logs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -224,6 +234,18 @@ def lambda_policy(scope: Scope, secrets: Sequence[SourceAuth] = ()) -> Document:
     ]
     statements.extend(secret_statements(scope, secrets))
     return {"Version": VERSION, "Statement": statements}
+
+
+def run_lease_holders(scope: Scope) -> Document:
+    """Whether the Step Functions execution holding a dataset's run lease still runs: the
+    Lambda and the jobs ask before taking over a lease another execution left
+    (ppdw/runtime/holders.py). Read-only, on the warehouse's own executions."""
+    return {
+        "Sid": "RunLeaseHolders",
+        "Effect": "Allow",
+        "Action": "states:DescribeExecution",
+        "Resource": scope.arns.execution(scope.named("pipeline-"), "*"),
+    }
 
 
 def secret_statements(scope: Scope, secrets: Sequence[SourceAuth]) -> list[Document]:

@@ -2,28 +2,30 @@
 
 Rule: it runs exactly what the cloud runs: the fetch handler's code with the FetchConfig
 the Lambda builds, and the Glue jobs' entry points with the argument list the Glue job
-would get (the deployed job's DefaultArguments plus the run's arguments). One run of a
-dataset at a time, on every target: an S3 lock object taken with a conditional put.
+would get (the deployed job's DefaultArguments plus the run's arguments).
+
+One run of a dataset at a time, on every target: the runner holds the dataset's lease
+(`ppdw.runtime.lease`) as this process for the whole run, renews it from a heartbeat
+thread, and hands it to the fetch step and the jobs, which check it before each commit.
+A run already applied changes nothing and writes nothing (data.md, silver rule 6).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ppdw.aws import objects
 from ppdw.config.loader import Project
-from ppdw.errors import LockedError, PpdwError, UsageError
-from ppdw.naming import DatasetNames
+from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
-from ppdw.runtime import manifest
+from ppdw.runtime import holders, lease, manifest
 from ppdw.runtime.jobs import run_bronze_job, run_silver_job
+from ppdw.runtime.lease import Lease, release_after
 from ppdw.targets import TargetContext
 
 FromStep = Literal["raw", "bronze", "silver"]
@@ -41,55 +43,31 @@ class RunRequest:
     engine: str | None = None  # arrow | spark: overrides the deployed job's --engine
 
 
-def lock_key(names: DatasetNames) -> str:
-    return f"{names.runs_prefix}_lock"
+#: Key of the record `run_local` returns when the run was applied already (not stored).
+ALREADY_APPLIED = "already_applied"
 
 
-def stale_after_seconds(project: Project, dataset: str) -> int:
-    """A lock older than every step's timeout together belongs to a dead run."""
-    ds = project.dataset(dataset)
-    glue = ds.glue_settings(project.warehouse.glue)
-    lam = ds.lambda_settings(project.warehouse.lambda_)
-    return 2 * glue.timeout_minutes * 60 + lam.timeout_seconds
-
-
-@contextmanager
-def dataset_lock(
-    s3: Any,
-    bucket: str,
-    names: DatasetNames,
-    run_id: str,
-    *,
-    stale_seconds: int,
-    now: Callable[[], datetime] = manifest.utc_now,
-    say: Callable[[str], None] = lambda _: None,
-) -> Iterator[None]:
-    """Hold `silver/_runs/{dataset}/_lock` for the run; a stale lock is taken over."""
-    key = lock_key(names)
-    body = objects.dumps({"run_id": run_id, "started_at": manifest.format_time(now())})
-    if not objects.put_if_absent(s3, bucket, key, body):
-        holder = objects.get_json(s3, bucket, key) or {}
-        started = holder.get("started_at")
-        age = (now() - manifest.parse_time(started)).total_seconds() if started else None
-        retry = holder.get("run_id") == run_id
-        if age is not None and age <= stale_seconds and not retry:
-            raise LockedError(
-                f"run {holder.get('run_id')} of {names.dataset} is in progress (since {started})",
-                f"wait for it to finish (a lock older than {stale_seconds}s is taken over); "
-                f"if it died, retry it: ppdw run {names.dataset} --run-id {holder.get('run_id')}",
-            )
-        # A retry of the same run (same run id) takes over the lock its killed attempt
-        # left behind: run ids are unique per run (execution names on AWS), so the holder
-        # can only be an earlier, dead attempt of this very run.
-        kind = "lock of an earlier attempt of" if retry else "stale lock of"
-        say(f"Taking over the {kind} run {holder.get('run_id')} (since {started}).")
-        objects.delete_keys(s3, bucket, [key])
-        if not objects.put_if_absent(s3, bucket, key, body):
-            raise LockedError(f"another run of {names.dataset} took the lock just now")
-    try:
-        yield
-    finally:
-        objects.delete_keys(s3, bucket, [key])
+def take_lease(
+    target: TargetContext, project: Project, run_id: str, dataset: str, say: Callable[[str], None]
+) -> Lease:
+    """The dataset's lease for this process; an execution holding it is judged alive or
+    dead by asking Step Functions with the target's credentials."""
+    names = project.warehouse.names.dataset(dataset)
+    executions = holders.execution_status(
+        target.aws.client("stepfunctions"),
+        partition=holders.partition_of(target.region),
+        region=target.region,
+        account=target.account_id,
+    )
+    return lease.acquire(
+        target.aws.client("s3"),
+        project.warehouse.names.bucket(target.account_id),
+        names,
+        holders.this_process(run_id),
+        seconds=lease.PROCESS_LEASE_SECONDS,
+        executions=executions,
+        say=say,
+    )
 
 
 def job_argv(
@@ -194,6 +172,7 @@ def _run_fetch(
     target: TargetContext,
     project: Project,
     request: RunRequest,
+    held: Lease,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> str:
     """Fetch into raw with the Lambda's own step code; returns "fetched" or "unchanged"."""
@@ -207,6 +186,7 @@ def _run_fetch(
         source=request.source,
         force=request.force,
         progress=progress,
+        fence=held.check,
     )
     return str(result.status)
 
@@ -242,38 +222,55 @@ def run_local(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Run the pipeline in this process; returns the final run record."""
+    bucket = project.warehouse.names.bucket(target.account_id)
+    _require_bucket(target.aws.client("s3"), bucket)
+    held = take_lease(target, project, request.run_id, request.dataset, progress.note)
+    try:
+        with held.heartbeat():
+            record = _run_steps(target, project, request, progress, sleep, held)
+    except BaseException:
+        release_after(held, failed=True)
+        raise
+    release_after(held, failed=False)
+    return record
+
+
+def _run_steps(
+    target: TargetContext,
+    project: Project,
+    request: RunRequest,
+    progress: RunProgress,
+    sleep: Callable[[float], None],
+    held: Lease,
+) -> dict[str, Any]:
     names = project.warehouse.names.dataset(request.dataset)
     bucket = project.warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
-    _require_bucket(s3, bucket)
-    with dataset_lock(
-        s3,
-        bucket,
-        names,
-        request.run_id,
-        stale_seconds=stale_after_seconds(project, request.dataset),
-        say=progress.note,
-    ):
-        if request.from_step == "raw":
-            progress.start("fetch")
-            try:
-                status = _run_fetch(target, project, request, progress.transfer("fetch"))
-            except BaseException as exc:
-                progress.fail("fetch", str(exc))
-                raise
-            progress.set("fetch", "unchanged" if status == "unchanged" else "succeeded")
-            if status == "unchanged":
-                progress.set("bronze", "skipped")
-                progress.set("silver", "skipped")
-                return manifest.read_run(s3, bucket, names, request.run_id) or {}
-        else:
-            progress.set("fetch", "skipped")
-            manifest.start_run(s3, bucket, names, request.run_id, request.run_time)
-        if request.from_step != "silver":
-            _layer(target, project, request, "bronze", progress, sleep)
-        else:
+    record = manifest.read_run(s3, bucket, names, request.run_id)
+    if record is not None and manifest.is_applied(record):
+        for step in manifest.STEPS:
+            progress.set(step, "skipped")
+        return {**record, ALREADY_APPLIED: True}
+    if request.from_step == "raw":
+        progress.start("fetch")
+        try:
+            status = _run_fetch(target, project, request, held, progress.transfer("fetch"))
+        except BaseException as exc:
+            progress.fail("fetch", str(exc))
+            raise
+        progress.set("fetch", "unchanged" if status == "unchanged" else "succeeded")
+        if status == "unchanged":
             progress.set("bronze", "skipped")
-        _layer(target, project, request, "silver", progress, sleep)
+            progress.set("silver", "skipped")
+            return manifest.read_run(s3, bucket, names, request.run_id) or {}
+    else:
+        progress.set("fetch", "skipped")
+        manifest.start_run(s3, bucket, names, request.run_id, request.run_time)
+    if request.from_step != "silver":
+        _layer(target, project, request, "bronze", progress, sleep, held)
+    else:
+        progress.set("bronze", "skipped")
+    _layer(target, project, request, "silver", progress, sleep, held)
     return manifest.read_run(s3, bucket, names, request.run_id) or {}
 
 
@@ -284,12 +281,13 @@ def _layer(
     layer: Layer,
     progress: RunProgress,
     sleep: Callable[[float], None],
+    held: Lease,
 ) -> dict[str, Any]:
     argv = job_argv(target, project, request, layer)
     job = run_bronze_job if layer == "bronze" else run_silver_job
     progress.start(layer)
     try:
-        stats = job(argv, aws=target.aws, sleep=sleep)
+        stats = job(argv, aws=target.aws, sleep=sleep, lease=held)
     except BaseException as exc:
         progress.fail(layer, str(exc))
         raise

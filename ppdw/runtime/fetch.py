@@ -20,6 +20,12 @@ bronze untouched. The last successful run itself may run again (a retry of a run
 last steps were interrupted): silver then changes nothing (data.md rule 6), and its fetch
 is never "unchanged".
 
+The Lambda takes the dataset's lease for its execution (`ppdw.runtime.lease`) before
+anything else and keeps it for the execution's Glue jobs; it releases it when the run
+ends here (unchanged, failed). A run already applied is not fetched again: the handler
+answers `applied` and writes nothing. The raw manifest, the write that commits a fetch,
+is fenced by the lease.
+
 Secrets (`auth_kind` secretsmanager|ssm) are read by name, added as a query parameter of
 the request only, and redacted from every log line, error, manifest and result.
 """
@@ -42,9 +48,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ppdw.aws import objects
-from ppdw.errors import ConfigError, DataQualityError, PpdwError, UsageError
+from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError, UsageError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
-from ppdw.runtime import archive, download, manifest
+from ppdw.runtime import archive, download, holders, manifest
+from ppdw.runtime.lease import EXECUTION_LEASE_SECONDS, Lease, acquire, release_after
 from ppdw.runtime.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -160,8 +167,11 @@ def fetch(
     opener: Callable[..., Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int | None], None] | None = None,
+    fence: Callable[[], None] = lambda: None,
 ) -> FetchResult:
-    """Fetch one run's source into raw. See the module docstring for the order."""
+    """Fetch one run's source into raw. See the module docstring for the order.
+
+    `fence` is called right before the raw manifest is written (the lease's check)."""
     if not is_valid_run_id(run_id):
         raise UsageError(f"invalid run id {run_id!r}")
     names, bucket = config.names, config.bucket
@@ -195,6 +205,7 @@ def fetch(
         return FetchResult("unchanged", run_id, document["run_time"], document, [])
     members = _members(s3, config, got, run_prefix, progress)
     document["members"] = [m.as_dict() for m in members]
+    fence()
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
     return FetchResult("fetched", run_id, document["run_time"], document, [m.key for m in members])
@@ -337,23 +348,62 @@ def lambda_handler(
     client = session.client if session is not None else _lambda_clients()
     force = _truthy(event.get("force", False))
     source = event.get("source") or None
-    result = run_fetch_step(
+    run_id = str(event["run_id"])
+    if not is_valid_run_id(run_id):
+        raise UsageError(f"invalid run id {run_id!r}")
+    s3, names = client("s3"), config.names
+    lease = acquire(
+        s3,
+        config.bucket,
+        names,
+        holders.execution(run_id, names.state_machine),
+        seconds=EXECUTION_LEASE_SECONDS,
+        executions=holders.execution_status_from_sts(client),
+        say=log.info,
+    )
+    try:
+        with lease.heartbeat():
+            result = _fetch_unless_applied(client, config, event, run_id, source, force, lease)
+    except BaseException:
+        release_after(lease, failed=True)
+        raise
+    if result is None or result.status != "unchanged":
+        lease.leave()  # the execution's Glue jobs take it up
+    else:
+        lease.release()  # the execution ends here
+    return {
+        "status": "applied" if result is None else result.status,
+        "run_id": run_id,
+        "run_time": manifest.format_time(manifest.parse_time(str(event["run_time"]))),
+        "force": "true" if force else "false",
+        "source": download.describe(source or config.source_url),
+        "members": [] if result is None else result.members,
+        "bytes": 0 if result is None else result.manifest["bytes"],
+    }
+
+
+def _fetch_unless_applied(
+    client: Callable[[str], Any],
+    config: FetchConfig,
+    event: dict[str, Any],
+    run_id: str,
+    source: str | None,
+    force: bool,
+    lease: Lease,
+) -> FetchResult | None:
+    """The fetch step, or None (nothing written) when the run was applied already."""
+    if manifest.is_applied(manifest.read_run(client("s3"), config.bucket, config.names, run_id)):
+        log.info("run %s of %s was applied already: nothing to do", run_id, config.dataset)
+        return None
+    return run_fetch_step(
         client,
         config,
-        run_id=str(event["run_id"]),
+        run_id=run_id,
         run_time=manifest.parse_time(str(event["run_time"])),
         source=source,
         force=force,
+        fence=lease.check,
     )
-    return {
-        "status": result.status,
-        "run_id": result.run_id,
-        "run_time": result.run_time,
-        "force": "true" if force else "false",
-        "source": download.describe(source or config.source_url),
-        "members": result.members,
-        "bytes": result.manifest["bytes"],
-    }
 
 
 def _lambda_clients() -> Callable[[str], Any]:
@@ -377,11 +427,14 @@ def run_fetch_step(
     force: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    fence: Callable[[], None] = lambda: None,
 ) -> FetchResult:
     """`fetch` plus the run record: started, fetch step recorded, finished if unchanged
     or failed. What the Lambda does, and what an in-process runner calls.
 
-    `client(service)` returns a boto3 client (e.g. `AwsSession.client`).
+    `client(service)` returns a boto3 client (e.g. `AwsSession.client`); `fence` is the
+    lease's check, called before the fetch is committed. A run that lost its lease
+    records nothing: the record belongs to the run holding the lease now.
     """
     s3, names = client("s3"), config.names
     shown = download.describe(source or config.source_url)
@@ -399,7 +452,10 @@ def run_fetch_step(
             ssm=client("ssm") if config.auth_kind == "ssm" else None,
             progress=progress,
             sleep=sleep,
+            fence=fence,
         )
+    except LeaseLostError:
+        raise
     except Exception as error:
         _record_failure(s3, config, run_id, started, error)
         raise

@@ -5,11 +5,18 @@ Rule: the same functions run inside Glue (called by `fda/{dataset}/glue/*_job.py
 reads everything it needs from its arguments and S3 (the dataset config is the copy
 uploaded at deploy time), writes its layer, and records its step in the run record; on
 failure the step and the run are recorded as failed and the error is re-raised.
+
+The dataset's lease (`ppdw.runtime.lease`): the local runner holds it for the whole run
+and passes it in; in Glue the job takes it as its execution's (re-entering the lease the
+fetch Lambda took), renews it while it works, leaves it for the next step after bronze,
+and releases it after silver or a failure. A run already applied is a no-op that writes
+nothing, not even its record (data.md, silver rule 6).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,10 +27,13 @@ from typing import Any, cast
 from ppdw.aws import objects
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.config.models import SPARK_ABOVE_MB, Dataset
-from ppdw.errors import ConfigError, DataQualityError, PpdwError
+from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
-from ppdw.runtime import manifest
+from ppdw.runtime import holders, manifest
 from ppdw.runtime.catalog import Sleep, TableCreation
+from ppdw.runtime.lease import EXECUTION_LEASE_SECONDS, Lease, acquire, release_after
+
+log = logging.getLogger(__name__)
 
 #: Arguments every job needs (deploy puts them in the job's DefaultArguments).
 REQUIRED_ARGS = (
@@ -144,10 +154,16 @@ class JobContext:
     clock: Callable[[], float]
     aws: AwsSession | None = None  # the session the clients came from (for Spark's tasks)
     engine: str = "arrow"  # the engine this step runs (`auto` resolved)
+    lease: Lease | None = None
 
     @property
     def bucket(self) -> str:
         return self.args.bucket
+
+    def check_lease(self) -> None:
+        """The fence before a write that commits the run (`Lease.check`)."""
+        if self.lease is not None:
+            self.lease.check()
 
 
 def load_dataset_config(s3: Any, bucket: str, key: str, expected: str) -> Dataset:
@@ -206,32 +222,77 @@ def _engine(ctx: JobContext) -> str:
 
 
 @contextmanager
+def held_lease(ctx: JobContext, client: Callable[[str], Any], *, last_step: bool) -> Iterator[None]:
+    """The job's hold on the dataset's lease; see the module docstring."""
+    if ctx.lease is not None:  # the local runner's, held and released by the runner
+        yield
+        return
+    lease = acquire(
+        ctx.s3,
+        ctx.bucket,
+        ctx.names,
+        holders.execution(ctx.args.run_id, ctx.names.state_machine),
+        seconds=EXECUTION_LEASE_SECONDS,
+        executions=holders.execution_status_from_sts(client),
+        say=log.info,
+    )
+    ctx.lease = lease
+    try:
+        with lease.heartbeat():
+            yield
+    except BaseException:
+        release_after(lease, failed=True)
+        raise
+    if last_step:
+        lease.release()
+    else:
+        lease.leave()  # the execution's next step takes it up
+
+
+@contextmanager
 def recorded_step(ctx: JobContext, step: str) -> Iterator[dict[str, Any]]:
     """Record the step running, then succeeded with the stats put in the yielded dict,
-    or failed (step and run) with the error before re-raising it."""
+    or failed (step and run) with the error before re-raising it.
+
+    A silver step left `committing` by a killed attempt stays so until its commit is
+    finished (a failure meanwhile records the error, not `failed`), so every retry
+    knows the commit is pending. A run that lost its lease records nothing: the record
+    belongs to the run holding the lease now."""
     s3, bucket, names, run_id = ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id
-    if manifest.read_run(s3, bucket, names, run_id) is None:
-        manifest.start_run(s3, bucket, names, run_id, ctx.args.run_time)
-    started = manifest.utc_now()
-    manifest.update_step(
-        s3,
-        bucket,
-        names,
-        run_id,
-        step,
-        {"status": "running", "started_at": manifest.format_time(started), "error": None},
-    )
+    record = manifest.read_run(s3, bucket, names, run_id)
+    if record is None:
+        record = manifest.start_run(s3, bucket, names, run_id, ctx.args.run_time)
+    data: dict[str, Any] = {"started_at": _now_text(), "error": None}
+    if manifest.step_status(record, step) != manifest.COMMITTING:
+        data["status"] = "running"
+    manifest.update_step(s3, bucket, names, run_id, step, data)
     stats: dict[str, Any] = {}
     try:
         yield stats
+    except LeaseLostError:
+        raise
     except BaseException as exc:
         message = exc.message if isinstance(exc, PpdwError) else f"{type(exc).__name__}: {exc}"
-        data = {"status": "failed", "error": message, "finished_at": _now_text()}
-        manifest.update_step(s3, bucket, names, run_id, step, data)
+        failed: dict[str, Any] = {"error": message, "finished_at": _now_text()}
+        current = manifest.read_run(s3, bucket, names, run_id)
+        if manifest.step_status(current, step) != manifest.COMMITTING:
+            failed["status"] = "failed"
+        manifest.update_step(s3, bucket, names, run_id, step, failed)
         manifest.finish_run(s3, bucket, names, run_id, "failed", f"{step}: {message}")
         raise
     done: dict[str, Any] = {"status": "succeeded", "finished_at": _now_text(), "stats": stats}
     manifest.update_step(s3, bucket, names, run_id, step, done)
+
+
+def already_applied(ctx: JobContext, step: str) -> dict[str, Any] | None:
+    """The recorded stats of `step` (marked `noop`) when the run was applied already."""
+    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id)
+    if not manifest.is_applied(record):
+        return None
+    assert record is not None
+    recorded = ((record.get("steps") or {}).get(step) or {}).get("stats") or {}
+    log.info("run %s of %s was applied already: nothing to do", ctx.args.run_id, ctx.dataset.name)
+    return {**recorded, "noop": True}
 
 
 def _now_text() -> str:
@@ -256,14 +317,23 @@ def run_bronze_job(
     *,
     aws: AwsSession | None = None,
     sleep: Sleep = time.sleep,
+    lease: Lease | None = None,
 ) -> dict[str, Any]:
-    """Raw members of the run -> one bronze partition + its Glue partition. Returns stats."""
+    """Raw members of the run -> one bronze partition + its Glue partition. Returns stats.
+
+    `lease`: the local runner's; without it the job takes its execution's."""
     from ppdw.runtime.layers import write_bronze
 
-    ctx = build_context(argv, aws=aws, sleep=sleep)
-    with recorded_step(ctx, "bronze") as stats:
-        stats.update(write_bronze(ctx))
-        stats["engine"] = ctx.engine
+    session = aws or make_session()
+    ctx = build_context(argv, aws=session, sleep=sleep)
+    ctx.lease = lease
+    with held_lease(ctx, session.client, last_step=False):
+        applied = already_applied(ctx, "bronze")
+        if applied is not None:
+            return applied
+        with recorded_step(ctx, "bronze") as stats:
+            stats.update(write_bronze(ctx))
+            stats["engine"] = ctx.engine
     return stats
 
 
@@ -273,21 +343,29 @@ def run_silver_job(
     aws: AwsSession | None = None,
     sleep: Sleep = time.sleep,
     hooks: dict[str, Callable[[], None]] | None = None,
+    lease: Lease | None = None,
 ) -> dict[str, Any]:
     """Bronze partition of the run -> SCD2 merge -> rewritten silver partitions. Stats.
 
-    `hooks` (tests only) are called at named points, e.g. "before_register".
+    `hooks` (tests only) are called at named points, e.g. "before_register". `lease`:
+    the local runner's; without it the job takes its execution's.
     """
     from ppdw.runtime.layers import write_silver
 
-    ctx = build_context(argv, aws=aws, sleep=sleep)
-    with recorded_step(ctx, "silver") as stats:
-        try:
-            stats.update(write_silver(ctx, hooks or {}))
-        except DataQualityError as exc:
-            raise naming_source(ctx, exc) from exc
-        stats.setdefault("engine", ctx.engine)
-    manifest.finish_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "succeeded")
+    session = aws or make_session()
+    ctx = build_context(argv, aws=session, sleep=sleep)
+    ctx.lease = lease
+    with held_lease(ctx, session.client, last_step=True):
+        applied = already_applied(ctx, "silver")
+        if applied is not None:
+            return applied
+        with recorded_step(ctx, "silver") as stats:
+            try:
+                stats.update(write_silver(ctx, hooks or {}))
+            except DataQualityError as exc:
+                raise naming_source(ctx, exc) from exc
+            stats.setdefault("engine", ctx.engine)
+        manifest.finish_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "succeeded")
     return stats
 
 

@@ -7,6 +7,12 @@ folder named after the run (`DatasetNames.silver_version_prefix`), points the Gl
 at it, and only then deletes the previous folder: readers never see a half-written
 partition, a kill at any point leaves the previous silver intact, and the next attempt of
 the run completes it.
+
+Which attempt does what is read from the run's own record, never from folder names: a
+silver step `committing` was killed while switching partitions, and its retry finishes
+that commit (if no later run was applied since). Each write that commits a run (bronze's
+partition, the `committing` record, silver's partitions, the last-success pointer) is
+fenced by the dataset's lease: a run that lost it commits nothing.
 """
 
 from __future__ import annotations
@@ -132,6 +138,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         partition_key=BRONZE_KEY,
     )
     how = _ensure_table(ctx, spec, "bronze")
+    ctx.check_lease()
     catalog.register_partitions(
         ctx.glue,
         spec.database,
@@ -237,23 +244,23 @@ def _check_order(ctx: JobContext, last: dict[str, Any] | None) -> None:
         )
 
 
-def _recorded_silver(ctx: JobContext) -> dict[str, Any]:
-    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
-    return dict((record.get("steps", {}).get("silver") or {}).get("stats") or {})
+def _recorded_silver(record: dict[str, Any] | None) -> dict[str, Any]:
+    return dict((((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {})
 
 
 def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[str, Any]:
+    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id)
     last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
+    if manifest.step_status(record, "silver") == manifest.COMMITTING:
+        # An attempt of this run was killed while switching partitions: finish what it
+        # started instead of merging the run twice.
+        return _resume_commit(ctx, _recorded_silver(record), last)
     if last is not None and last.get("run_id") == ctx.args.run_id:
-        return {**_recorded_silver(ctx), "noop": True}
-    locations = silver_locations(ctx)
-    marker = f"/{ctx.args.run_id}/"
-    if any(marker in prefix for prefix in locations.values()):
-        # An attempt of this run was killed after pointing partitions at its folders:
-        # finish what it started instead of merging the run twice.
-        return _resume_commit(ctx)
+        # The pointer names this run but its record does not say so (a record written
+        # by an earlier ppdw): applied all the same.
+        return {**_recorded_silver(record), "noop": True}
     _check_order(ctx, last)
-    return _merge_and_commit(ctx, locations, hooks)
+    return _merge_and_commit(ctx, silver_locations(ctx), hooks)
 
 
 def _merge_and_commit(
@@ -299,13 +306,14 @@ def _merge_and_commit(
         schemas.append(schema)
         files, size = files + 1, size + written.bytes
     stats.update(partitions=targets, files_written=files, bytes_written=size)
+    ctx.check_lease()
     manifest.update_step(
         ctx.s3,
         ctx.bucket,
         ctx.names,
         ctx.args.run_id,
         "silver",
-        {"status": "committing", "stats": stats},
+        {"status": manifest.COMMITTING, "stats": stats},
     )
     if "before_register" in hooks:
         hooks["before_register"]()
@@ -373,6 +381,7 @@ def _commit(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
     partitions = [
         Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym))) for ym in targets
     ]
+    ctx.check_lease()
     catalog.register_partitions(ctx.glue, spec.database, spec.name, partitions)
     for ym in targets:
         keep = version_folder(ctx, ym)
@@ -386,26 +395,58 @@ def _commit(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
 
 def _finish(ctx: JobContext) -> None:
     raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
+    ctx.check_lease()
     manifest.write_last_success(
         ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, ctx.args.run_time, raw.get("sha256")
     )
 
 
-def _resume_commit(ctx: JobContext) -> dict[str, Any]:
-    stats = _recorded_silver(ctx)
+def _resume_commit(
+    ctx: JobContext, stats: dict[str, Any], last: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Finish the commit a killed attempt of this run started, from its recorded stats."""
+    run_id, dataset = ctx.args.run_id, ctx.dataset.name
+    if last is not None and last.get("run_id") != run_id:
+        later = manifest.parse_time(str(last["run_time"])) >= ctx.args.run_time
+        if later:
+            _abandon_commit(ctx)
+            raise DataQualityError(
+                "out_of_order",
+                f"run {run_id} was interrupted while committing silver, and run "
+                f"{last.get('run_id')} (not earlier) was applied since: its commit cannot "
+                "be finished",
+                f"leave run {run_id} as it is; silver holds the runs up to {last.get('run_id')}",
+            )
     targets = [str(ym) for ym in stats.get("partitions", [])]
-    if not targets:
-        raise PpdwError(
-            f"silver partitions point at run {ctx.args.run_id}'s folders but its run record "
-            "has no committed partitions",
-            "inspect silver/_runs/ and the Glue partitions before re-running",
-        )
-    schemas = [
-        storage.open_parquet(
-            ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}"
-        ).schema_arrow
+    missing = [
+        ym
         for ym in targets
+        if not objects.exists(ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}")
     ]
-    _commit(ctx, targets, pa.unify_schemas(schemas))
+    if missing:
+        _abandon_commit(ctx)
+        raise PpdwError(
+            f"run {run_id} of {dataset} was interrupted while committing silver, and its "
+            f"files for {', '.join(missing)} are gone: its commit cannot be finished",
+            f"inspect s3://{ctx.bucket}/{ctx.names.layer_prefix('silver')} and the Glue "
+            "partitions before running again",
+        )
+    if targets:
+        schemas = [
+            storage.open_parquet(
+                ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}"
+            ).schema_arrow
+            for ym in targets
+        ]
+        _commit(ctx, targets, pa.unify_schemas(schemas))
     _finish(ctx)
     return {**stats, "resumed": True}
+
+
+def _abandon_commit(ctx: JobContext) -> None:
+    """A commit that can never be finished is no longer pending: the run is failed, and
+    the lease is not kept for a retry that could not help."""
+    ctx.check_lease()
+    manifest.update_step(
+        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "silver", {"status": "failed"}
+    )

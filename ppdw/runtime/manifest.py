@@ -23,6 +23,10 @@ from ppdw.naming import DatasetNames
 RunStatus = Literal["running", "succeeded", "failed", "unchanged"]
 RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged")
 STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
+#: The silver step's status from the moment it starts switching partitions until the
+#: last-success pointer names the run: an attempt killed in between left it so, and only
+#: that run's retry may go on (it finishes the commit instead of merging again).
+COMMITTING = "committing"
 
 Clock = Callable[[], datetime]
 
@@ -53,6 +57,19 @@ def _time_text(value: datetime | str) -> str:
 def read_run(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str, Any] | None:
     record = objects.get_json(s3, bucket, names.run_manifest_key(run_id))
     return record if isinstance(record, dict) else None
+
+
+def step_status(record: dict[str, Any] | None, step: str) -> str | None:
+    steps = (record or {}).get("steps") or {}
+    return (steps.get(step) or {}).get("status")
+
+
+def is_applied(record: dict[str, Any] | None) -> bool:
+    """Did the run's silver step succeed (and was the run not reverted since)? Then
+    applying it again changes nothing (data.md, silver rule 6)."""
+    if record is None or record.get("status") == "reverted":
+        return False
+    return step_status(record, "silver") == "succeeded"
 
 
 def _write_run(s3: Any, bucket: str, names: DatasetNames, record: dict[str, Any]) -> None:

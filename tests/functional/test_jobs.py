@@ -10,8 +10,8 @@ import pytest
 
 from ppdw.config.loader import Project
 from ppdw.errors import ConfigError, DataQualityError, LockedError
-from ppdw.runs.local import dataset_lock, job_argv
-from ppdw.runtime import jobs
+from ppdw.runs.local import job_argv
+from ppdw.runtime import holders, jobs, lease
 from ppdw.targets import TargetContext
 from tests.functional import pipeline_support as sup
 
@@ -94,8 +94,17 @@ def test_silver_killed_before_the_partition_swap_leaves_previous_silver(
     assert sup.read_silver(target, "rxnorm").equals(before)
     record = sup.run_record(target, "rxnorm", "rxnorm-20261006-080000")
     assert record["status"] == "failed"
-    assert record["steps"]["silver"]["status"] == "failed"
-    assert sup.keys_under(target.aws.client("s3"), "silver/_runs/rxnorm/_lock") == []
+    # Killed after it started to commit: the commit is pending, and the lock stays for
+    # the run's own retry; any other run is refused with the way out.
+    assert record["steps"]["silver"]["status"] == "committing"
+    assert sup.keys_under(target.aws.client("s3"), "silver/_runs/rxnorm/_lock") != []
+    later = sup.run_time("2026-10-20T08:00:00")
+    with pytest.raises(LockedError, match="interrupted while committing") as refused:
+        sup.run(target, loaded, "rxnorm", 1, run_id="rxnorm-other", run_time=later)
+    assert refused.value.hint == (
+        "finish it first: ppdw run rxnorm --from silver --run-id rxnorm-20261006-080000"
+    )
+    assert sup.read_silver(target, "rxnorm").equals(before)
 
     # The next attempt of the same run completes it, and the history is right.
     monkeypatch.setattr("ppdw.runs.local.run_silver_job", original)
@@ -147,28 +156,12 @@ def test_header_only_source_fails_bronze_with_a_rule(
 def test_a_second_concurrent_run_is_refused(loaded: Project, target: TargetContext) -> None:
     names = loaded.warehouse.names.dataset("nsde")
     s3 = target.aws.client("s3")
-    with (
-        dataset_lock(s3, sup.BUCKET, names, "nsde-1", stale_seconds=3600),
-        pytest.raises(LockedError, match="nsde-1 of nsde is in progress"),
-    ):
+    held = lease.acquire(s3, sup.BUCKET, names, holders.this_process("nsde-1"), seconds=60)
+    with pytest.raises(LockedError, match="nsde-1 of nsde is in progress"):
         sup.run(target, loaded, "nsde", 0)
+    assert held.release()
     record = sup.run(target, loaded, "nsde", 0)  # released: the next run goes
     assert record["status"] == "succeeded"
-
-
-def test_stale_lock_is_taken_over(loaded: Project, target: TargetContext) -> None:
-    names = loaded.warehouse.names.dataset("nsde")
-    s3 = target.aws.client("s3")
-    s3.put_object(
-        Bucket=sup.BUCKET,
-        Key="silver/_runs/nsde/_lock",
-        Body=b'{"run_id": "dead", "started_at": "2020-01-01T00:00:00Z"}',
-    )
-    said: list[str] = []
-    with dataset_lock(s3, sup.BUCKET, names, "nsde-2", stale_seconds=60, say=said.append):
-        pass
-    assert said == ["Taking over the stale lock of run dead (since 2020-01-01T00:00:00Z)."]
-    assert sup.keys_under(s3, "silver/_runs/nsde/_lock") == []
 
 
 def test_no_change_run_writes_no_silver_file(loaded: Project, target: TargetContext) -> None:

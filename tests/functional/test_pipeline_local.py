@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ppdw.config.loader import Project
+from ppdw.errors import PpdwError
 from ppdw.runs.status import collect_status
 from ppdw.targets import TargetContext
 from tests.functional import pipeline_support as sup
@@ -101,21 +102,51 @@ def test_three_runs_build_the_scd2_history(
     assert item["deployed"] is False  # only the core exists in this test
 
 
-def test_rerun_of_bronze_replaces_its_file(loaded: Project, target: TargetContext) -> None:
-    first = sup.run(target, loaded, "nsde", 0)
+def test_rerun_of_bronze_replaces_its_file(
+    loaded: Project, target: TargetContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise PpdwError("silver broke")
+
+    monkeypatch.setattr("ppdw.runtime.layers.read_bronze_partition", broken)
+    with pytest.raises(PpdwError, match="silver broke"):
+        sup.run(target, loaded, "nsde", 0)
+    monkeypatch.undo()
     s3 = target.aws.client("s3")
     prefix = "bronze/bronze_nsde/partition_datetime=2026-11-01-060000/"
     before = sup.read_s3_parquet(s3, f"{prefix}part-00000.parquet")
 
     again = sup.run(target, loaded, "nsde", 0, from_step="bronze")
 
-    assert again["run_id"] == first["run_id"]
+    assert again["status"] == "succeeded"
     assert sup.keys_under(s3, prefix) == [f"{prefix}part-00000.parquet"]
     assert sup.read_s3_parquet(s3, f"{prefix}part-00000.parquet").equals(before)
-    # silver saw the same run again: a no-op with the recorded counts
-    assert again["steps"]["silver"]["stats"]["noop"] is True
     silver = sup.read_silver(target, "nsde")
     assert silver.num_rows == len(sup.read_snapshot(loaded, "nsde", 0).records)
+
+
+@pytest.mark.parametrize("from_step", ["raw", "bronze", "silver"])
+def test_running_an_applied_run_again_writes_nothing(
+    loaded: Project, target: TargetContext, from_step: str
+) -> None:
+    """data.md rule 6: the run's record, the last-success pointer and every layer's
+    objects stay byte for byte as they were; the runner says it was applied already."""
+    s3 = target.aws.client("s3")
+    first = sup.run(target, loaded, "nsde", 0)
+    sup.run(target, loaded, "nsde", 1)
+
+    def everything() -> dict[str, bytes]:
+        return {
+            k: s3.get_object(Bucket=sup.BUCKET, Key=k)["Body"].read()
+            for k in sup.keys_under(s3, "")
+        }
+
+    before = everything()
+    again = sup.run(target, loaded, "nsde", 0, from_step=from_step)
+
+    assert again["already_applied"] is True
+    assert again["run_id"] == first["run_id"]
+    assert everything() == before
 
 
 def test_unchanged_source_stops_after_raw(loaded: Project, target: TargetContext) -> None:

@@ -57,6 +57,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         partition_key=layers.BRONZE_KEY,
     )
     how = layers._ensure_table(ctx, spec, "bronze")
+    ctx.check_lease()  # the fence: a run that lost the dataset's lease commits nothing
     catalog.register_partitions(
         ctx.glue,
         spec.database,
@@ -96,13 +97,14 @@ def merge_and_commit(
     with task_store(ctx.bucket, ctx.s3, _session(ctx)) as store:
         outcome = silver.apply(get_session(), store, request)
     stats = outcome.stats
+    ctx.check_lease()
     manifest.update_step(
         ctx.s3,
         ctx.bucket,
         ctx.names,
         ctx.args.run_id,
         "silver",
-        {"status": "committing", "stats": stats},
+        {"status": manifest.COMMITTING, "stats": stats},
     )
     if "before_register" in hooks:
         hooks["before_register"]()
