@@ -10,6 +10,7 @@ run is timed like the embedded ones.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -71,10 +72,29 @@ def client_env(endpoint: str, scratch: Path) -> dict[str, str]:
     )
 
 
-def deploy(endpoint: str, scratch: Path, logs: Path) -> None:
+def project_copy(workdir: Path) -> Path:
+    """This repository's project (config and datasets) with the `aws` target declared
+    without Athena: moto's server does not answer the Athena API, so the core gets no
+    workgroup there (as for any S3/Glue-compatible endpoint without Athena)."""
+    root = workdir / "project"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "config", root / "config")
+    shutil.copytree(REPO / "fda", root / "fda")
+    settings = root / "config" / "warehouse.json"
+    warehouse = json.loads(settings.read_text())
+    warehouse.setdefault("targets", {})["aws"] = {"kind": "aws", "athena": False}
+    settings.write_text(json.dumps(warehouse, indent=2) + "\n")
+    return root
+
+
+def deploy(endpoint: str, scratch: Path, logs: Path, project: Path) -> None:
+    """`bootstrap-core` and `deploy nsde` on the endpoint (`--yes`: no one to ask)."""
     env = client_env(endpoint, scratch)
-    for name, args in (("bootstrap", ["bootstrap-core"]), ("deploy", ["deploy", "nsde"])):
-        command = [*ppdw_command(), "--project", str(REPO), "--target", "aws", *args]
+    steps = (("bootstrap", ["bootstrap-core", "--yes"]), ("deploy", ["deploy", "nsde", "--yes"]))
+    for name, args in steps:
+        command = [*ppdw_command(), "--project", str(project), "--target", "aws", *args]
         result, _, err = measure(command, env, logs, f"aws-{name}")
         if result["exit"] != 0:
             raise RuntimeError(f"ppdw --target aws {name} failed:\n{err[-3000:]}")

@@ -181,6 +181,12 @@ def _project_copy(workdir: Path) -> Path:
     root.mkdir(parents=True)
     shutil.copytree(REPO / "config", root / "config")
     shutil.copytree(REPO / "fda", root / "fda")
+    # moto's server cannot answer Athena as this botocore speaks it: the `aws` target here
+    # is an S3/Glue-compatible endpoint without Athena (no workgroup in the core)
+    settings = root / "config" / "warehouse.json"
+    warehouse = json.loads(settings.read_text())
+    warehouse.setdefault("targets", {})["aws"] = {"kind": "aws", "athena": False}
+    settings.write_text(json.dumps(warehouse, indent=2) + "\n")
     return root
 
 
@@ -206,7 +212,7 @@ def control_plane(workdir: Path) -> ControlPlaneResult:
         project = _project_copy(Path(tmp))
         env = _aws_env(server)
         base = [*ppdw_command(), "--target", "aws", "--project", str(project)]
-        commands = (["bootstrap-core"], ["deploy", "--all"])
+        commands = (["bootstrap-core", "--yes"], ["deploy", "--all", "--yes"])
         server.start_recording()
         for args in commands:
             _run(base + args, env)

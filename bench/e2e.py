@@ -193,9 +193,10 @@ def run_ppdw(
     tty: bool = False,
     target: list[str] | None = None,
     runner: list[str] | None = None,
+    project: Path = REPO,
 ) -> Run:
     """`ppdw -v run nsde --source ZIP --as-of T --run-id ID`, measured."""
-    command = [*ppdw_command(), "-v", "--project", str(REPO), *(target or []), "run", "nsde"]
+    command = [*ppdw_command(), "-v", "--project", str(project), *(target or []), "run", "nsde"]
     command += ["--source", str(source), "--as-of", iso(run), "--run-id", run_id(run)]
     command += runner or []
     load1 = os.getloadavg()[0]

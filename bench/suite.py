@@ -203,15 +203,16 @@ def live_section(report: Report, options: Options, rows: int) -> None:
 
 
 def aws_section(report: Report, options: Options, rows: int) -> None:
-    from bench.aws_shaped import client_env, deploy, served
+    from bench.aws_shaped import client_env, deploy, project_copy, served
 
     work = options.workdir / f"aws-{rows}"
     zips = sources(options.workdir, rows)
+    project = project_copy(work)
     for repeat in range(options.repeat):
         state, scratch = work / f"serve-{repeat}", work / "scratch"
         _fresh(state)
         with served(state, work / "logs") as endpoint:
-            deploy(endpoint, scratch, work / "logs")
+            deploy(endpoint, scratch, work / "logs", project)
             env = client_env(endpoint, scratch)
             for run in RUNS:
                 done = run_ppdw(
@@ -222,6 +223,7 @@ def aws_section(report: Report, options: Options, rows: int) -> None:
                     tool="ppdw-aws",
                     target=["--target", "aws"],
                     runner=["--runner", "local"],
+                    project=project,
                 )
                 report.add(rows, repeat, done)
             if repeat == options.repeat - 1:

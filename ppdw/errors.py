@@ -62,3 +62,13 @@ class DataQualityError(PpdwError):
 
 class LockedError(PpdwError):
     """Another invocation holds the lock (state or dataset run)."""
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """`did you mean 'nsde'?` for a near miss among `choices`, else None."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -101,6 +101,16 @@ class CoreNames:
         return (self.glue_role, self.lambda_role, self.states_role, self.events_role)
 
     @property
+    def workgroup(self) -> str:
+        """The Athena workgroup every `ppdw query --engine athena` runs in."""
+        return self.prefix
+
+    @property
+    def athena_results_prefix(self) -> str:
+        """Where the workgroup keeps query results (expired by a bucket lifecycle rule)."""
+        return "athena-results/"
+
+    @property
     def runtime_key(self) -> str:
         """Where the ppdw runtime package every Glue job imports is uploaded."""
         return "scripts/_runtime/ppdw_runtime.zip"
@@ -203,6 +213,103 @@ class DatasetNames:
 
 def core_tags() -> dict[str, str]:
     return {MANAGED_TAG: "true"}
+
+
+# ------------------------------------------------------------------------------- ARNs
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: GovCloud and China are partitions of their own."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def service_integration_arn(partition_: str, integration: str) -> str:
+    """A Step Functions service integration, e.g. `glue:startJobRun.sync`."""
+    return f"arn:{partition_}:states:::{integration}"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """Every ARN ppdw builds, one method per kind, in the region's partition.
+
+    Names may hold IAM wildcards (`pp-dw-*`): the same methods build policy resources.
+    Formats: AWS Service Authorization Reference, "Resource types" of each service.
+    """
+
+    region: str
+    account_id: str
+
+    @property
+    def partition(self) -> str:
+        return partition(self.region)
+
+    def _regional(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    # global services: no region (S3 has no account either)
+    def bucket(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+    def objects(self, bucket: str, key: str) -> str:
+        return f"arn:{self.partition}:s3:::{bucket}/{key}"
+
+    def role(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
+
+    # Glue
+    def glue_catalog(self) -> str:
+        return self._regional("glue", "catalog")
+
+    def glue_database(self, name: str) -> str:
+        return self._regional("glue", f"database/{name}")
+
+    def glue_table(self, database: str, name: str) -> str:
+        return self._regional("glue", f"table/{database}/{name}")
+
+    def glue_user_defined_function(self, database: str, name: str) -> str:
+        return self._regional("glue", f"userDefinedFunction/{database}/{name}")
+
+    def glue_job(self, name: str) -> str:
+        return self._regional("glue", f"job/{name}")
+
+    def glue_crawler(self, name: str) -> str:
+        return self._regional("glue", f"crawler/{name}")
+
+    # Athena
+    def workgroup(self, name: str) -> str:
+        return self._regional("athena", f"workgroup/{name}")
+
+    # Lambda, Step Functions, EventBridge, CloudWatch Logs
+    def function(self, name: str) -> str:
+        return self._regional("lambda", f"function:{name}")
+
+    def state_machine(self, name: str) -> str:
+        return self._regional("states", f"stateMachine:{name}")
+
+    def execution(self, state_machine: str, name: str) -> str:
+        return self._regional("states", f"execution:{state_machine}:{name}")
+
+    def rule(self, name: str) -> str:
+        return self._regional("events", f"rule/{name}")
+
+    def log_group(self, name: str) -> str:
+        return self._regional("logs", f"log-group:{name}")
+
+    def log_streams(self, group: str) -> str:
+        """The streams of a group (`log-group:NAME:*`), where events are written."""
+        return f"{self.log_group(group)}:*"
+
+    # secrets
+    def secret(self, name: str) -> str:
+        """A Secrets Manager secret by name: AWS appends `-` and six random characters."""
+        return self._regional("secretsmanager", f"secret:{name}-??????")
+
+    def parameter(self, name: str) -> str:
+        return self._regional("ssm", f"parameter/{name.lstrip('/')}")
 
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")

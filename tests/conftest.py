@@ -5,8 +5,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.fake_athena import FakeAthena
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +35,27 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("PPDW_STATE_DIR", str(tmp_path_factory.mktemp("ppdw-state")))
     monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture(autouse=True)
+def fake_athena(monkeypatch: pytest.MonkeyPatch) -> FakeAthena:
+    """Athena clients made through `AwsSession` answer workgroup calls from memory (moto
+    cannot serve Athena to this botocore: see tests/fake_athena.py). A client a test put
+    into the session itself (a Stubber's) is left alone."""
+    from ppdw.aws.session import AwsSession
+
+    fake = FakeAthena()
+    original = AwsSession.client
+
+    def client(self: AwsSession, service: str) -> Any:
+        new = service not in self._clients
+        made = original(self, service)
+        if service == "athena" and new:
+            fake.attach(made)
+        return made
+
+    monkeypatch.setattr(AwsSession, "client", client)
+    return fake
 
 
 @pytest.fixture

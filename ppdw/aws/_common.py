@@ -32,7 +32,10 @@ def aws_action(action: str) -> Iterator[None]:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         hint = None
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-            hint = "the credentials lack a permission this command needs"
+            hint = (
+                "the credentials lack a permission this command needs: "
+                "`ppdw deployer-policy` prints every permission ppdw needs"
+            )
         raise AwsError(f"{action}: {code}: {message}", hint) from exc
     except BotoCoreError as exc:
         raise AwsError(

@@ -7,7 +7,7 @@ moto raises NotImplementedError for `update_job` / `update_crawler`: callers on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -15,6 +15,10 @@ from botocore.exceptions import ClientError
 from ppdw.aws._common import aws_action, is_code
 from ppdw.aws.session import AwsSession
 from ppdw.errors import AwsError
+from ppdw.naming import Arns
+
+#: Glue resources ppdw tags.
+GlueKind = Literal["database", "job", "crawler"]
 
 _NOT_FOUND = ("EntityNotFoundException",)
 
@@ -33,8 +37,10 @@ class Glue:
     def _c(self) -> Any:
         return self._aws.client("glue")
 
-    def arn(self, kind: str, name: str) -> str:
-        return f"arn:aws:glue:{self.region}:{self.account_id}:{kind}/{name}"
+    def arn(self, kind: GlueKind, name: str) -> str:
+        arns = Arns(self.region, self.account_id)
+        build = {"database": arns.glue_database, "job": arns.glue_job, "crawler": arns.glue_crawler}
+        return build[kind](name)
 
     def _get(self, action: str, call: Any, key: str, **kwargs: Any) -> dict[str, Any] | None:
         try:
@@ -47,7 +53,7 @@ class Glue:
 
     # tags -----------------------------------------------------------------------------
 
-    def tags(self, kind: str, name: str) -> dict[str, str]:
+    def tags(self, kind: GlueKind, name: str) -> dict[str, str]:
         try:
             answer = self._c.get_tags(ResourceArn=self.arn(kind, name))
         except ClientError as exc:
@@ -57,7 +63,7 @@ class Glue:
                 raise
         return dict(answer.get("Tags", {}))
 
-    def tag(self, kind: str, name: str, tags: dict[str, str]) -> None:
+    def tag(self, kind: GlueKind, name: str, tags: dict[str, str]) -> None:
         with aws_action(f"tag glue {kind} {name}"):
             self._c.tag_resource(ResourceArn=self.arn(kind, name), TagsToAdd=tags)
 

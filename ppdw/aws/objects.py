@@ -5,6 +5,11 @@ Lambda). Memory stays flat: large objects are written through `MultipartWriter` 
 `PART_SIZE`) and read through `RangeReader` (ranged GETs), never held whole. A missing
 object is a domain answer (`None` / `False`), any other S3 failure an `AwsError` naming
 the action and the key.
+
+S3 answers a read of a missing key with 404 only to a caller that may also list the
+bucket at that prefix (s3:ListBucket); to anyone else it answers 403 AccessDenied, for a
+missing key exactly as for a forbidden one. So 403 is never taken for "missing": it is an
+error naming both permissions, and each role may list the prefixes it reads.
 """
 
 from __future__ import annotations
@@ -27,16 +32,19 @@ PART_SIZE = 8 * 1024 * 1024
 #: DeleteObjects takes at most 1000 keys per call.
 DELETE_BATCH = 1000
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+#: HeadObject has no body: its 403 comes back as code "403".
+_DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
 _EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=120)
 
 
-def make_client(service: str) -> Any:
-    """A client from boto3's default chain (honours `AWS_ENDPOINT_URL`), for the Lambda."""
+def make_client(service: str, region: str) -> Any:
+    """A client for the Lambda: credentials from boto3's default chain (honours
+    `AWS_ENDPOINT_URL`), the region always given, never a default."""
     import boto3  # deferred: importing this module must stay cheap and client-free
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=region)
     return session.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
@@ -49,6 +57,17 @@ def _fail(action: str, bucket: str, key: str, error: Exception) -> AwsError:
     return AwsError(f"S3 {action} s3://{bucket}/{key} failed: {detail}: {error}")
 
 
+def _read_denied(action: str, bucket: str, key: str) -> AwsError:
+    prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return AwsError(
+        f"S3 {action} s3://{bucket}/{key} was refused (403 AccessDenied): the credentials "
+        f"need s3:GetObject on the key, and s3:ListBucket on bucket {bucket} for prefix "
+        f"{prefix!r} (without it S3 answers 403, not 404, for a missing key)",
+        "deploy the roles again (ppdw bootstrap-core), or compare your credentials with "
+        "`ppdw deployer-policy`",
+    )
+
+
 def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     """The whole object (small objects only: manifests, markers); None when missing."""
     try:
@@ -56,6 +75,8 @@ def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     except ClientError as error:
         if _code(error) in _MISSING_CODES:
             return None
+        if _code(error) in _DENIED_CODES:
+            raise _read_denied("get", bucket, key) from error
         raise _fail("get", bucket, key, error) from error
     except BotoCoreError as error:
         raise _fail("get", bucket, key, error) from error
@@ -108,6 +129,8 @@ def exists(s3: Any, bucket: str, key: str) -> bool:
     except ClientError as error:
         if _code(error) in _MISSING_CODES:
             return False
+        if _code(error) in _DENIED_CODES:
+            raise _read_denied("head", bucket, key) from error
         raise _fail("head", bucket, key, error) from error
     except BotoCoreError as error:
         raise _fail("head", bucket, key, error) from error

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from ppdw.aws._common import aws_action, is_code, tag_dict, tag_list
 from ppdw.aws.session import AwsSession
+from ppdw.naming import Arns
 
 
 class StepFunctions:
@@ -22,7 +23,7 @@ class StepFunctions:
         return self._aws.client("stepfunctions")
 
     def arn(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+        return Arns(self.region, self.account_id).state_machine(name)
 
     def state_machine(self, name: str) -> dict[str, Any] | None:
         """The description with `definition` parsed and `tags` as a dict, or None."""

@@ -13,8 +13,22 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from ppdw.cli import complete
+from ppdw.cli import help as help_format
 from ppdw.cli.context import AppState
 from ppdw.errors import ExitCode, PpdwError
+
+help_format.apply()
+
+#: Options of the root command (they go before the command name), with their metavar.
+GLOBAL_OPTIONS = {
+    "--target": "NAME",
+    "-t": "NAME",
+    "--project": "DIR",
+    "--verbose": "",
+    "-v": "",
+    "--version": "",
+}
 
 
 class PpdwGroup(TyperGroup):
@@ -29,7 +43,10 @@ class PpdwGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (typer.Exit, typer.Abort, TyperException):
+        except TyperException as exc:
+            _hint_global_option(ctx, exc)
+            raise
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence: a message, not a trace
             _report(
@@ -39,6 +56,19 @@ class PpdwGroup(TyperGroup):
                 exc,
             )
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _hint_global_option(ctx: typer.Context, exc: TyperException) -> None:
+    """`ppdw status --target aws`: say where a global option goes (typer's parser raises
+    its NoSuchOption, a TyperException carrying `option_name`)."""
+    option = getattr(exc, "option_name", None)
+    sub = getattr(exc, "ctx", None)
+    if option not in GLOBAL_OPTIONS or sub is None:
+        return
+    command = str(sub.command_path).removeprefix(f"{ctx.command_path} ")
+    value = GLOBAL_OPTIONS[option]
+    usage = " ".join(part for part in ("ppdw", option, value, command) if part)
+    exc.message += f"\nHint: global options go before the command: {usage} ..."
 
 
 def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseException) -> None:
@@ -57,11 +87,19 @@ app = typer.Typer(
     name="ppdw",
     help="Build and run the PP medallion data warehouse on AWS (or locally) with boto3.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ppdw {version('ppdw')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -74,6 +112,7 @@ def root(
             "-t",
             envvar="PPDW_TARGET",
             metavar="NAME",
+            autocompletion=complete.targets,
             help="Target: local, aws, or one declared in config/warehouse.json.",
         ),
     ] = None,
@@ -87,6 +126,15 @@ def root(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print ppdw's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """ppdw: the PP data warehouse from the command line.
 
@@ -111,11 +159,13 @@ def _show_ppdw_logs() -> None:
 
 
 def _register() -> None:
-    from ppdw.cli import control, data, local
+    from ppdw.cli import control, data, iam, local, read
 
     control.register(app)
     data.register(app)
+    read.register(app)
     local.register(app)
+    iam.register(app)
 
 
 _register()

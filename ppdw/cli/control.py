@@ -7,11 +7,13 @@ renders it, and applies it unless told not to. boto3-heavy modules load inside c
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ppdw.cli import context, render
+from ppdw.cli import complete, context, render
+from ppdw.cli.render import plural
 from ppdw.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -20,18 +22,41 @@ if TYPE_CHECKING:
     from ppdw.deploy.service import ControlPlane
     from ppdw.targets import TargetContext
 
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
-Json = Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document.")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Print the plan; change nothing (exit 2 on changes).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 
 
-def validate(ctx: typer.Context) -> None:
+class Approval(StrEnum):
+    never = "never"
+    broadening = "broadening"
+    any_change = "any-change"
+
+
+RequireApproval = Annotated[
+    Approval,
+    typer.Option(
+        "--require-approval",
+        help="On AWS targets, ask before applying: never, broadening (new IAM permissions, "
+        "replacements, deletions) or any-change.",
+    ),
+]
+
+
+def validate(ctx: typer.Context, as_json: Json = False) -> None:
     """Check every config file and dataset folder; no AWS calls.
 
     Example: ppdw validate
     """
     project = context.load_project(ctx, strict=True)
-    names = ", ".join(sorted(project.datasets)) or "no datasets"
-    _info(f"config/warehouse.json and {len(project.datasets)} dataset(s) valid: {names}")
+    names = sorted(project.datasets)
+    if as_json:
+        render.print_json({"valid": True, "datasets": names})
+        return
+    listed = ", ".join(names) or "no datasets"
+    _info(f"config/warehouse.json and {plural(len(names), 'dataset')} valid: {listed}")
 
 
 def _info(message: str) -> None:
@@ -46,35 +71,103 @@ def _plane(project: Project, target: TargetContext) -> ControlPlane:
 
 
 def _report(action: Action) -> None:
-    _info(f"{action.message}")
+    from ppdw.deploy.approval import symbol
+
+    mark = symbol(action)
+    _info(f"  {mark} {action.message}" if mark else action.message)
 
 
-def _show(actions: list[Action], title: str, as_json: bool, target: str) -> int:
-    """Print a plan (table or JSON); return the number of changes."""
-    changes = sum(1 for a in actions if a.kind != "noop")
+def _plan_document(actions: list[Action], target: str) -> dict[str, Any]:
+    from ppdw.deploy.approval import summarize
+
+    summary = summarize(actions)
+    return {
+        "target": target,
+        "changes": summary.total,
+        "summary": summary.to_json(),
+        "actions": [a.to_json() for a in actions],
+    }
+
+
+def _show(
+    actions: list[Action], title: str, as_json: bool, target: str, next_step: str | None
+) -> int:
+    """Print a plan (text or JSON); return the number of changes."""
+    from ppdw.deploy.approval import summarize
+
+    changes = summarize(actions).total
     if as_json:
-        render.print_json(
-            {"target": target, "changes": changes, "actions": [a.to_json() for a in actions]}
-        )
+        render.print_json(_plan_document(actions, target))
+        return changes
+    for action in actions:
+        if action.kind == "noop" and action.message.endswith("left alone"):
+            _info(action.message)
+    if changes:
+        render.plan(actions, f"{title} (target {target}):", next_step)
     else:
-        for action in actions:
-            if action.kind == "noop" and action.message.endswith("left alone"):
-                _info(action.message)
-        if changes:
-            render.plan_table(actions, title)
-            _info(f"{changes} change(s) planned on target {target}")
-        else:
-            _info(f"no changes on target {target}")
+        _info(f"No changes on target {target}: the resources match the configuration.")
     return changes
 
 
-def _apply(plane: ControlPlane, actions: list[Action], target: str) -> None:
-    applied = plane.apply(actions, _report)
-    _info(f"{applied} change(s) applied on target {target}" if applied else "no changes")
+def _terminal() -> bool:
+    """A person can answer: stdin and stderr are a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def bootstrap_core(ctx: typer.Context, dry_run: DryRun = False) -> None:
+def _approve(target: TargetContext, actions: list[Action], level: Approval, yes: bool) -> None:
+    """AWS targets: ask before applying what the level names; the local target never asks."""
+    from ppdw.deploy.approval import approval_reasons
+
+    if target.kind == "local" or yes:
+        return
+    reasons = approval_reasons(actions, level.value)  # type: ignore[arg-type]
+    if not reasons:
+        return
+    listed = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+    if not _terminal():
+        raise UsageError(
+            f"approval needed on target {target.name}: {listed}",
+            "review the plan, then re-run with --yes (or --require-approval never)",
+        )
+    _info(f"Needs approval: {listed}")
+    if not typer.confirm(f"Apply these changes on target {target.name}?", default=False, err=True):
+        raise UsageError("nothing applied: not approved")
+
+
+def _apply(
+    target: TargetContext,
+    plane: ControlPlane,
+    actions: list[Action],
+    *,
+    title: str,
+    as_json: bool,
+    level: Approval,
+    yes: bool,
+) -> None:
+    """Show the plan on AWS targets, ask where needed, apply, report."""
+    from ppdw.deploy.approval import summarize
+
+    if not as_json and (target.kind != "local" or not summarize(actions).total):
+        _show(actions, title, False, target.name, None)
+    _approve(target, actions, level, yes)
+    applied = plane.apply(actions, (lambda _: None) if as_json else _report)
+    if as_json:
+        render.print_json({**_plan_document(actions, target.name), "applied": applied})
+    elif applied:
+        _info(f"Applied on target {target.name}: {summarize(actions).line()}.")
+
+
+def bootstrap_core(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    require_approval: RequireApproval = Approval.broadening,
+    yes: Yes = False,
+) -> None:
     """Create or update the core: bucket, Glue databases, shared IAM roles.
+
+    On AWS targets the plan is shown first, and applying it asks for approval when it
+    grants new IAM permissions, replaces or deletes something (see --require-approval).
 
     Example: ppdw --target aws bootstrap-core --dry-run
     """
@@ -83,9 +176,26 @@ def bootstrap_core(ctx: typer.Context, dry_run: DryRun = False) -> None:
         plane = _plane(project, target)
         actions = plane.plan_core()
         if dry_run:
-            _show(actions, "bootstrap-core plan", False, target.name)
-            return
-        _apply(plane, actions, target.name)
+            changes = _show(
+                actions,
+                "bootstrap-core plan",
+                as_json,
+                target.name,
+                "Run `ppdw bootstrap-core` to apply.",
+            )
+        else:
+            _apply(
+                target,
+                plane,
+                actions,
+                title="bootstrap-core plan",
+                as_json=as_json,
+                level=require_approval,
+                yes=yes,
+            )
+            changes = 0
+    if changes:
+        raise typer.Exit(int(ExitCode.CHANGES))
 
 
 def _chosen(project: Project, datasets: list[str] | None, all_: bool) -> list[str]:
@@ -102,33 +212,58 @@ def _chosen(project: Project, datasets: list[str] | None, all_: bool) -> list[st
 def deploy(
     ctx: typer.Context,
     datasets: Annotated[
-        list[str] | None, typer.Argument(metavar="DATASET", help="Datasets (default: all).")
+        list[str] | None,
+        typer.Argument(
+            metavar="DATASET", autocompletion=complete.datasets, help="Datasets (default: all)."
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Deploy every dataset.")] = False,
     dry_run: DryRun = False,
+    as_json: Json = False,
+    require_approval: RequireApproval = Approval.broadening,
+    yes: Yes = False,
 ) -> None:
     """Create or update dataset stacks (Lambda, Glue jobs, crawlers, pipeline, schedule).
+
+    On AWS targets the plan is shown first, and applying it asks for approval when it
+    grants new IAM permissions, replaces or deletes something (see --require-approval).
 
     Example: ppdw --target aws deploy nsde rxnorm
     """
     project = context.load_project(ctx)
     chosen = _chosen(project, datasets, all_)
+    title = f"deploy plan: {', '.join(chosen)}"
     with context.open_target(ctx, project) as target:
         plane = _plane(project, target)
         if not dry_run:
             plane.require_core()
         actions = plane.plan_datasets(chosen)
         if dry_run:
-            _show(actions, f"deploy plan: {', '.join(chosen)}", False, target.name)
-            return
-        _apply(plane, actions, target.name)
+            changes = _show(actions, title, as_json, target.name, "Run `ppdw deploy` to apply.")
+        else:
+            _apply(
+                target,
+                plane,
+                actions,
+                title=title,
+                as_json=as_json,
+                level=require_approval,
+                yes=yes,
+            )
+            changes = 0
+    if changes:
+        raise typer.Exit(int(ExitCode.CHANGES))
 
 
 def plan(
     ctx: typer.Context,
     datasets: Annotated[
         list[str] | None,
-        typer.Argument(metavar="DATASET", help="Datasets to plan (default: all)."),
+        typer.Argument(
+            metavar="DATASET",
+            autocompletion=complete.datasets,
+            help="Datasets to plan (default: all).",
+        ),
     ] = None,
     core: Annotated[bool, typer.Option("--core", help="Plan the core.")] = False,
     as_json: Json = False,
@@ -145,9 +280,24 @@ def plan(
         names = datasets or (sorted(project.datasets) if everything else [])
         if names:
             actions += plane.plan_datasets(_chosen(project, names, False))
-        changes = _show(actions, "plan", as_json, target.name)
+            if not as_json:
+                _engines(project, names)
+        step = "Run `ppdw bootstrap-core` and `ppdw deploy` to apply."
+        if not core and not everything:
+            step = "Run `ppdw deploy` to apply."
+        elif core:
+            step = "Run `ppdw bootstrap-core` to apply."
+        changes = _show(actions, "plan", as_json, target.name, step)
     if changes:
         raise typer.Exit(int(ExitCode.CHANGES))
+
+
+def _engines(project: Project, names: list[str]) -> None:
+    from ppdw.deploy.desired import engine_summary, job_workers
+
+    for name in names:
+        glue = project.dataset(name).glue_settings(project.warehouse.glue)
+        _info(f"{name}: {engine_summary(glue)}, {job_workers(glue)} {glue.worker_type} workers")
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -162,7 +312,12 @@ def _confirm(question: str, yes: bool) -> None:
 def destroy(
     ctx: typer.Context,
     dataset: Annotated[
-        str | None, typer.Argument(metavar="DATASET", help="Dataset whose stack to remove.")
+        str | None,
+        typer.Argument(
+            metavar="DATASET",
+            autocompletion=complete.datasets,
+            help="Dataset whose stack to remove.",
+        ),
     ] = None,
     core: Annotated[
         bool,
@@ -196,11 +351,12 @@ def destroy(
                 + (", bucket, databases" if core else "")
                 + "); --delete-data removes it"
             )
-        _show(actions, "destroy plan", False, target.name)
+        _show(actions, "destroy plan", False, target.name, None)
         if not any(a.kind == "delete" for a in actions):
             return
         _confirm(f"Delete these resources on target {target.name}?", yes)
-        _apply(plane, actions, target.name)
+        applied = plane.apply(actions, _report)
+        _info(f"Destroyed on target {target.name}: {plural(applied, 'resource')}.")
 
 
 def add_dataset(
@@ -251,7 +407,15 @@ def add_dataset(
         with context.open_target(ctx, fresh) as target:
             plane = _plane(fresh, target)
             plane.require_core()
-            _apply(plane, plane.plan_datasets([name]), target.name)
+            _apply(
+                target,
+                plane,
+                plane.plan_datasets([name]),
+                title=f"deploy plan: {name}",
+                as_json=False,
+                level=Approval.broadening,
+                yes=False,
+            )
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ppdw.cli import context, render
+from ppdw.cli import complete, context, render
 from ppdw.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 class Runner(StrEnum):
     stepfunctions = "stepfunctions"
     local = "local"
+
+
+class EngineChoice(StrEnum):
+    arrow = "arrow"
+    spark = "spark"
 
 
 class FromStep(StrEnum):
@@ -47,7 +52,12 @@ def parse_as_of(text: str) -> datetime:
 def run(
     ctx: typer.Context,
     dataset: Annotated[
-        str, typer.Argument(metavar="DATASET", help="Dataset name (folder under fda/).")
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            autocompletion=complete.datasets,
+            help="Dataset name (folder under fda/).",
+        ),
     ],
     source: Annotated[
         str | None,
@@ -73,6 +83,10 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Run even if unchanged; override the delete guard.")
     ] = False,
+    engine: Annotated[
+        EngineChoice | None,
+        typer.Option("--engine", help="Compute bronze/silver with arrow or spark for this run."),
+    ] = None,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
 
@@ -94,11 +108,19 @@ def run(
             f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
         )
     run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    if engine is EngineChoice.spark:
+        _require_spark()
     with context.open_target(ctx, project) as target:
         chosen = _choose_runner(target, runner)
         if chosen is Runner.stepfunctions:
             if from_step is not FromStep.raw:
                 raise UsageError("--from bronze|silver needs --runner local")
+            if engine is not None:
+                raise UsageError(
+                    "--engine needs --runner local",
+                    "on Step Functions the jobs run the engine deploy gave them "
+                    "(`engine` in dataset.json)",
+                )
             _run_stepfunctions(
                 target,
                 project,
@@ -131,10 +153,20 @@ def run(
             source=resolved,
             from_step=from_step.value,
             force=force,
+            engine=engine.value if engine is not None else None,
         )
         if from_step is not FromStep.raw:
             request = _with_time(request, check_resumable(target, project, request))
         _run_local(target, project, request)
+
+
+def _require_spark() -> None:
+    from ppdw.runtime.spark.session import INSTALL_HINT, pyspark_available
+
+    if not pyspark_available():
+        raise UsageError(
+            "--engine spark needs pyspark, which is not installed (extra 'spark')", INSTALL_HINT
+        )
 
 
 def _with_time(request: RunRequest, run_time: datetime) -> RunRequest:
@@ -237,7 +269,16 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
             "none"
             if last is None
             else f"{last['run_id']}  {last['status']}  "
-            f"{last['started_at']} -> {last['finished_at'] or '...'}",
+            f"{last['started_at']} -> {last['finished_at'] or '...'}"
+            + (f"\nreason: {last['error']}" if last.get("error") else ""),
+        )
+        change = item.get("last_change_run")
+        table.add_row(
+            "last change",
+            "none"
+            if change is None
+            else f"{change['run_id']}  (run time {change['run_time']}): "
+            + ", ".join(f"{k} {v:,}" for k, v in change["changes"].items()),
         )
         raw, bronze, silver = item["raw"], item["bronze"], item["silver"]
         table.add_row("raw", f"{raw['runs']} runs, latest {raw['latest_run_id'] or '-'}")
@@ -258,7 +299,10 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
 def status(
     ctx: typer.Context,
     dataset: Annotated[
-        str | None, typer.Argument(metavar="DATASET", help="One dataset (default: all).")
+        str | None,
+        typer.Argument(
+            metavar="DATASET", autocompletion=complete.datasets, help="One dataset (default: all)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:

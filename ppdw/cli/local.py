@@ -147,7 +147,9 @@ def export(
 
     Parquet files then open directly with pandas or DuckDB.
 
-    Example: ppdw local export ./warehouse && python -c "import pandas as pd; ..."
+    Example: ppdw local export warehouse/
+
+    then: python -c "import pandas as pd; print(pd.read_parquet('warehouse/silver/silver_nsde'))"
     """
     from ppdw.targets import open_target
     from ppdw.targets.local import export_bucket

@@ -27,6 +27,12 @@ def print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 run`, `2 runs`, `1,234 rows`."""
+    word = noun if count == 1 else (plural_form or f"{noun}s")
+    return f"{count:,} {word}"
+
+
 def info(message: str) -> None:
     err().print(message)
 
@@ -36,21 +42,9 @@ def _short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plan_table(actions: list[Any], title: str) -> None:
-    """A plan (list of `ppdw.deploy.plan.Action`) as a table on stdout, field by field."""
-    from rich.table import Table
+def plan(actions: list[Any], title: str, next_step: str | None) -> None:
+    """A plan (`ppdw.deploy.plan.Action`s) Terraform-style on stdout: one line per
+    resource and per changed field, never wrapped, then the summary and what to run."""
+    from ppdw.cli.plan_view import plan_text
 
-    table = Table(title=title, title_justify="left")
-    for column in ("action", "type", "name", "field", "old", "new"):
-        table.add_column(column, overflow="fold")
-    for action in actions:
-        if action.kind == "noop":
-            continue
-        kind = action.resource_type.replace("_", " ")
-        if not action.changes:
-            table.add_row(action.kind, kind, action.name, "", "", "")
-        for change in action.changes:
-            table.add_row(
-                action.kind, kind, action.name, change.field, _short(change.old), _short(change.new)
-            )
-    out().print(table)
+    out().print(plan_text(actions, title, next_step), soft_wrap=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ppdw.config.models import Dataset, Warehouse
-from ppdw.errors import ConfigError
+from ppdw.errors import ConfigError, did_you_mean
 from ppdw.naming import is_valid_dataset_name
 
 WAREHOUSE_FILE = Path("config/warehouse.json")
@@ -47,7 +47,8 @@ class Project:
             known = ", ".join(sorted(self.datasets)) or "none"
             raise ConfigError(
                 f"unknown dataset {name!r} (datasets in {DATASETS_DIR}/: {known})",
-                "create it with `ppdw add-dataset NAME`",
+                did_you_mean(name, sorted(self.datasets))
+                or f"create it with `ppdw add-dataset {name}`",
             )
         return self.datasets[name]
 
@@ -171,6 +172,17 @@ def check_dataset_folder(root: Path, dataset: Dataset) -> list[str]:
     return problems
 
 
+def secret_problems(warehouse: Warehouse, datasets: dict[str, Dataset]) -> list[str]:
+    """Secrets named outside `{prefix}/` (the fetch role could not read them)."""
+    problems = []
+    for name, dataset in datasets.items():
+        auth = dataset.source.auth
+        problem = None if auth is None else auth.namespace_problem(warehouse.prefix)
+        if problem:
+            problems.append(f"{DATASETS_DIR / name / DATASET_CONFIG}: source.auth.name: {problem}")
+    return problems
+
+
 def load_project(root: Path, *, strict: bool = False) -> Project:
     """Load the warehouse and every dataset; `strict` also checks dataset folders' files.
 
@@ -192,6 +204,8 @@ def load_project(root: Path, *, strict: bool = False) -> Project:
         datasets[name] = dataset
         if strict:
             errors.extend(check_dataset_folder(root, dataset))
+    if warehouse is not None:
+        errors.extend(secret_problems(warehouse, datasets))
     if errors or warehouse is None:
         raise ConfigError("\n".join(errors), "fix the files named above, then run `ppdw validate`")
     return Project(root=root, warehouse=warehouse, datasets=datasets)

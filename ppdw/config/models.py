@@ -11,6 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ppdw.config.runtimes import (
+    DEFAULT_GLUE_VERSION,
+    GLUE_ENVIRONMENTS,
+    GLUE_PYTHON_BEFORE_5,
+    GlueEnvironment,
+)
 from ppdw.naming import (
     DATASET_NAME_PATTERN,
     PREFIX_PATTERN,
@@ -21,11 +27,16 @@ from ppdw.naming import (
 
 #: Lambda runtimes AWS accepts for new functions (moto accepts any string).
 LambdaRuntime = Literal["python3.12", "python3.13", "python3.14"]
-GlueVersion = Literal["4.0", "5.0", "5.1"]
 WorkerType = Literal[
     "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X"
 ]
 AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+#: What computes bronze and silver: pyarrow on one node, Spark on the job's workers, or
+#: Spark only for a raw snapshot above `spark_above_mb` (docs/engines.md).
+Engine = Literal["arrow", "spark", "auto"]
+#: Raw snapshot size (uncompressed MiB) above which `auto` picks Spark: where the Arrow
+#: engine's measured peak memory reaches half of a G.1X driver (bench/ENGINES.md).
+SPARK_ABOVE_MB = 2048
 
 # AWS EventBridge schedule expressions: cron(6 fields) or rate(N unit[s]).
 _CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
@@ -39,23 +50,51 @@ class Model(BaseModel):
 # ---------------------------------------------------------------------------- warehouse
 
 
+def _glue_version(value: str) -> str:
+    if value in GLUE_ENVIRONMENTS:
+        return value
+    known = " or ".join(sorted(GLUE_ENVIRONMENTS))
+    if value in GLUE_PYTHON_BEFORE_5:
+        python = GLUE_PYTHON_BEFORE_5[value]
+        raise ValueError(
+            f"Glue {value} runs Python {python}; the ppdw runtime needs Python 3.11: use {known}"
+        )
+    raise ValueError(f"{value!r} is not a Glue version ppdw knows the Python modules of: {known}")
+
+
+TableCreation = Literal["crawler", "schema"]
+
+
 class GlueDefaults(Model):
-    version: GlueVersion = "5.0"
+    version: str = DEFAULT_GLUE_VERSION
     worker_type: WorkerType = "G.1X"
     workers: Annotated[int, Field(ge=2, le=1000)] = 2
     timeout_minutes: Annotated[int, Field(ge=1, le=2880)] = 60
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     #: `--additional-python-modules`: libraries the runtime needs that Glue lacks.
     additional_python_modules: tuple[str, ...] = ()
-    #: How a missing Glue table is made: by the layer's crawler (then checked), or
-    #: directly from the written Arrow schema.
-    table_creation: Literal["crawler", "schema"] = "crawler"
+    #: How a missing Glue table is made: directly from the written Arrow schema (default:
+    #: a crawler cannot make the table under this layout), or by the layer's crawler first.
+    table_creation: TableCreation = "schema"
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+    #: The default engine of every dataset (dataset.json `engine` overrides it).
+    engine: Engine = "auto"
+    spark_above_mb: Annotated[int, Field(ge=1)] = SPARK_ABOVE_MB
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        return _glue_version(value)
 
     @field_validator("additional_python_modules")
     @classmethod
     def _one_spec_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _module_specs(value)
+
+    @property
+    def environment(self) -> GlueEnvironment:
+        """What the jobs' Glue version provides (Python, modules, log groups)."""
+        return GLUE_ENVIRONMENTS[self.version]
 
 
 def _module_specs(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -68,14 +107,20 @@ def _module_specs(value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class GlueOverrides(Model):
-    version: GlueVersion | None = None
+    version: str | None = None
     worker_type: WorkerType | None = None
     workers: Annotated[int, Field(ge=2, le=1000)] | None = None
     timeout_minutes: Annotated[int, Field(ge=1, le=2880)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     additional_python_modules: tuple[str, ...] | None = None
-    table_creation: Literal["crawler", "schema"] | None = None
+    table_creation: TableCreation | None = None
     crawler_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    spark_above_mb: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str | None) -> str | None:
+        return None if value is None else _glue_version(value)
 
     @field_validator("additional_python_modules")
     @classmethod
@@ -124,6 +169,9 @@ class TargetConfig(Model):
     #: Guard: ppdw refuses to act when STS answers another account.
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
     endpoint_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    #: Whether the target serves Athena. False for an S3/Glue-compatible endpoint without
+    #: it (an emulator): bootstrap-core makes no workgroup and `query` runs on DuckDB.
+    athena: bool = True
 
     @model_validator(mode="after")
     def _local_takes_no_credentials(self) -> TargetConfig:
@@ -195,6 +243,22 @@ class SourceAuth(Model):
     name: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9/_+=.@-]+$")]
     #: How the secret is sent: as this query parameter of the download URL.
     query_parameter: str = "apiKey"
+
+    def namespace_problem(self, prefix: str) -> str | None:
+        """Why the name is outside the warehouse's namespace `{prefix}/`, or None.
+
+        The fetch role may read exactly the secrets datasets name; keeping them under the
+        prefix keeps one warehouse's role away from every other secret of the account.
+        An SSM name may start with `/` (a parameter path).
+        """
+        bare = self.name.removeprefix("/") if self.kind == "ssm" else self.name
+        if bare.startswith(f"{prefix}/") and len(bare) > len(prefix) + 1:
+            return None
+        example = f"/{prefix}/..." if self.kind == "ssm" else f"{prefix}/..."
+        return (
+            f"{self.name!r} is outside the warehouse's namespace: name the secret {example} "
+            f"(the fetch role may read only secrets under {prefix}/)"
+        )
 
 
 class Source(Model):
@@ -281,6 +345,8 @@ class Dataset(Model):
     source: Source
     #: Business key columns, by normalized bronze name.
     business_key: Annotated[tuple[str, ...], Field(min_length=1)]
+    #: arrow | spark | auto; unset: warehouse.json `glue.engine`.
+    engine: Engine | None = None
     date_format: str = "%Y%m%d"
     #: Typed columns by normalized name; columns whose name contains `date` default to date.
     columns: dict[str, ColumnSpec] = {}
@@ -309,6 +375,8 @@ class Dataset(Model):
 
     def glue_settings(self, defaults: GlueDefaults) -> GlueDefaults:
         overrides = self.glue.model_dump(exclude_none=True)
+        if self.engine is not None:
+            overrides["engine"] = self.engine
         return defaults.model_copy(update=overrides)
 
     def lambda_settings(self, defaults: LambdaDefaults) -> LambdaDefaults:

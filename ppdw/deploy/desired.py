@@ -6,12 +6,14 @@ Each spec carries `fields`: the flat, normalized values the planner compares (bu
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ppdw.config.models import Dataset, Warehouse
+from ppdw.config.models import Dataset, GlueDefaults, Warehouse
+from ppdw.deploy.asl_quotas import quota_problems
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import (
     bucket_fields,
@@ -21,15 +23,17 @@ from ppdw.deploy.fields import (
     role_fields,
     rule_fields,
     state_machine_fields,
+    workgroup_fields,
 )
-from ppdw.deploy.policies import role_documents
+from ppdw.deploy.policies import role_documents, source_secrets
 from ppdw.deploy.statemachine import PipelineSettings, definition, schedule_input_template
 from ppdw.errors import ConfigError
-from ppdw.naming import DatasetNames, core_tags
+from ppdw.naming import Arns, DatasetNames, core_tags
 
 ResourceType = Literal[
     "bucket",
     "database",
+    "workgroup",
     "role",
     "object",
     "log_group",
@@ -46,6 +50,7 @@ ResourceType = Literal[
 ORDER: tuple[ResourceType, ...] = (
     "bucket",
     "database",
+    "workgroup",
     "role",
     "prefix",
     "table",
@@ -62,6 +67,10 @@ ORDER: tuple[ResourceType, ...] = (
 #: first invocation, so ppdw adopts it.
 ADOPTABLE: frozenset[str] = frozenset({"object", "prefix", "table", "log_group"})
 LOG_RETENTION_DAYS = 90  # a quarter of daily runs to debug from; logs are not data
+#: Athena query results are copies of warehouse rows kept for re-download only: a week is
+#: enough to fetch them again, and nothing else reads them.
+ATHENA_RESULTS_DAYS = 7
+ATHENA_ENGINE = "Athena engine version 3"  # reads ZSTD parquet and ms timestamps right
 RUNTIME_CONTENT_TYPE = "application/zip"
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -79,10 +88,6 @@ class ResourceSpec:
 
 
 # -------------------------------------------------------------------------- builders
-
-
-def role_arn(account_id: str, name: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/{name}"
 
 
 def check_bucket_name(name: str) -> None:
@@ -107,7 +112,7 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
     public_access_block = dict.fromkeys(flags, True)
-    arn = f"arn:aws:s3:::{name}"
+    arn = Arns(region, account_id).bucket(name)
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -135,6 +140,14 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
             },
         }
     ]
+    lifecycle.append(
+        {
+            "ID": "expire-athena-results",
+            "Status": "Enabled",
+            "Filter": {"Prefix": warehouse.names.athena_results_prefix},
+            "Expiration": {"Days": ATHENA_RESULTS_DAYS},
+        }
+    )
     if warehouse.lifecycle.raw_expiration_days is not None:
         lifecycle.append(
             {
@@ -163,8 +176,50 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     )
 
 
-def core_specs(warehouse: Warehouse, account_id: str, region: str) -> list[ResourceSpec]:
+def workgroup_spec(warehouse: Warehouse, account_id: str) -> ResourceSpec:
+    """Athena workgroup `{prefix}`: its settings are enforced (a query cannot send results
+    elsewhere or unencrypted), results go to the bucket's expiring `athena-results/`."""
+    names = warehouse.names
+    description = f"ppdw: queries over the {warehouse.prefix} warehouse"
+    configuration: dict[str, Any] = {
+        "ResultConfiguration": {
+            "OutputLocation": f"s3://{names.bucket(account_id)}/{names.athena_results_prefix}",
+            "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+        },
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": True,
+        "EngineVersion": {"SelectedEngineVersion": ATHENA_ENGINE},
+    }
+    updates = {
+        "ResultConfigurationUpdates": configuration["ResultConfiguration"],
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": True,
+        "EngineVersion": configuration["EngineVersion"],
+    }
+    return ResourceSpec(
+        "workgroup",
+        names.workgroup,
+        workgroup_fields(description, configuration),
+        core_tags(),
+        payload={"description": description, "configuration": configuration, "updates": updates},
+    )
+
+
+def core_specs(
+    warehouse: Warehouse,
+    account_id: str,
+    region: str,
+    datasets: Iterable[Dataset] = (),
+    *,
+    athena: bool = True,
+) -> list[ResourceSpec]:
+    """Bucket, databases, roles (the fetch role may read the `datasets`' source secrets),
+    and the Athena workgroup; `athena=False` leaves the workgroup out (the local target
+    runs no Athena: its queries run on DuckDB, and moto cannot serve the Athena API boto3
+    speaks)."""
     specs = [bucket_spec(warehouse, account_id, region)]
+    if athena:
+        specs.append(workgroup_spec(warehouse, account_id))
     for layer in ("bronze", "silver", "gold"):
         description = f"ppdw {layer} layer of the {warehouse.prefix} warehouse"
         specs.append(
@@ -176,7 +231,7 @@ def core_specs(warehouse: Warehouse, account_id: str, region: str) -> list[Resou
                 payload={"Description": description},
             )
         )
-    for role in role_documents(warehouse, account_id, region):
+    for role in role_documents(warehouse, account_id, region, source_secrets(datasets)):
         specs.append(
             ResourceSpec(
                 "role",
@@ -229,8 +284,12 @@ class StackContext:
     def bucket(self) -> str:
         return self.warehouse.names.bucket(self.account_id)
 
+    @property
+    def arns(self) -> Arns:
+        return Arns(self.region, self.account_id)
+
     def role(self, name: str) -> str:
-        return role_arn(self.account_id, name)
+        return self.arns.role(name)
 
 
 def function_spec(ctx: StackContext, fetch_zip: bytes) -> ResourceSpec:
@@ -280,19 +339,24 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         "--config_key": f"{names.scripts_prefix}dataset.json",
         "--table_creation": glue.table_creation,
         "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
+        # The jobs' clients are built for this region, never from a default (a job that
+        # guessed another region would not find its Glue databases).
+        "--aws_region": ctx.region,
         # Run arguments override these; a job asked for an argument it was not given fails.
         "--run_id": "none",
         "--run_time": "none",
         "--force": "false",
+        # Glue 5.x logs every job to /aws-glue/jobs/output and /aws-glue/jobs/error on its
+        # own; `--enable-continuous-cloudwatch-log` belongs to Glue 4.0 and earlier.
         "--enable-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
     }
     if glue.additional_python_modules:
         arguments["--additional-python-modules"] = ",".join(glue.additional_python_modules)
+    arguments.update(engine_arguments(glue))
     definition_: dict[str, Any] = {
         "Name": names.job(layer),
         "Role": ctx.role(wh.names.glue_role),
-        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}",
+        "Description": f"ppdw: {layer} layer of {ctx.dataset.name}, {engine_summary(glue)}",
         "Command": {
             "Name": "glueetl",
             "ScriptLocation": f"s3://{ctx.bucket}/{names.scripts_prefix}{layer}_job.py",
@@ -300,7 +364,7 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
         },
         "GlueVersion": glue.version,
         "WorkerType": glue.worker_type,
-        "NumberOfWorkers": glue.workers,
+        "NumberOfWorkers": job_workers(glue),
         "Timeout": glue.timeout_minutes,
         "MaxRetries": glue.max_retries,
         "DefaultArguments": arguments,
@@ -315,14 +379,92 @@ def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceS
     )
 
 
+#: vCPUs of one Glue worker by type (AWS's worker types table).
+_WORKER_VCPUS = {
+    "G.1X": 4,
+    "G.2X": 8,
+    "G.4X": 16,
+    "G.8X": 32,
+    "G.12X": 48,
+    "G.16X": 64,
+    "R.1X": 4,
+    "R.2X": 8,
+    "R.4X": 16,
+    "R.8X": 32,
+}
+
+
+def engine_summary(glue: GlueDefaults) -> str:
+    """The engine in words, as `plan` and the job's description show it."""
+    if glue.engine == "auto":
+        return f"engine auto (spark above {glue.spark_above_mb} MiB of raw data, else arrow)"
+    return f"engine {glue.engine}"
+
+
+def job_workers(glue: GlueDefaults) -> int:
+    """The Arrow engine computes on the driver alone: the fewest workers Glue allows
+    (more would idle, billed). Spark (or `auto`, which may pick it) gets the configured
+    workers as the most auto-scaling may use."""
+    return 2 if glue.engine == "arrow" else glue.workers
+
+
+def engine_arguments(glue: GlueDefaults) -> dict[str, str]:
+    """The job's engine arguments and, when Spark may run, its Spark settings."""
+    arguments = {"--engine": glue.engine, "--spark_above_mb": str(glue.spark_above_mb)}
+    if glue.engine == "arrow":
+        return arguments
+    # The floor of the engine's shuffle width: two tasks per core of the two workers a
+    # job starts with. The engine widens a shuffle with the data (500,000 rows a task),
+    # and auto-scaling adds workers (up to `workers`) while tasks wait.
+    floor = 2 * 2 * _WORKER_VCPUS.get(glue.worker_type, 4)
+    settings = [
+        f"spark.sql.shuffle.partitions={floor}",
+        "spark.sql.session.timeZone=UTC",
+        "spark.sql.adaptive.enabled=false",  # the engine sizes its own shuffles
+    ]
+    # Glue takes several Spark settings in one `--conf` value, joined by " --conf ".
+    arguments["--conf"] = " --conf ".join(settings)
+    arguments["--enable-auto-scaling"] = "true"
+    return arguments
+
+
 def crawler_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:
-    names = ctx.names
+    """The layer's crawler, for schema discovery on demand (never scheduled, never in the
+    state machine).
+
+    A crawler of the layer's S3 folder names its table after the folder (`bronze_nsde`)
+    and turns silver's run-named version folders into a `partition_1` key, so it cannot
+    make table `{dataset}`. With `table_creation: schema` (default) the crawler therefore
+    crawls the table the jobs made (a catalog target): it adds new columns to `{dataset}`
+    and keeps its partition key, and never makes a table of its own. `crawler` keeps the
+    S3 crawler the crawler-first path starts; the job removes the table it names wrongly.
+    """
+    names, glue = ctx.names, ctx.dataset.glue_settings(ctx.warehouse.glue)
+    database = ctx.warehouse.database(layer)
+    location = f"s3://{ctx.bucket}/{names.layer_prefix(layer)}"
+    output: dict[str, Any] = {
+        # New columns only: the jobs' exact types stay (a crawler's guess never retypes).
+        "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+        "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+    }
+    configuration: dict[str, Any] = {"Version": 1.0, "CrawlerOutput": output}
+    if glue.table_creation == "schema":
+        targets: dict[str, Any] = {
+            "CatalogTargets": [{"DatabaseName": database, "Tables": [names.table]}]
+        }
+        description = f"ppdw: adds new columns of {location} to {database}.{names.table}"
+    else:
+        targets = {"S3Targets": [{"Path": location}]}
+        # One table at the layer folder (bucket = level 1), never one per partition folder.
+        configuration["Grouping"] = {"TableLevelConfiguration": location.count("/") - 2}
+        description = f"ppdw: creates {database}.{names.table} if missing"
     definition_: dict[str, Any] = {
         "Name": names.crawler(layer),
         "Role": ctx.role(ctx.warehouse.names.glue_role),
-        "DatabaseName": ctx.warehouse.database(layer),
-        "Description": f"ppdw: creates {ctx.warehouse.database(layer)}.{names.table} if missing",
-        "Targets": {"S3Targets": [{"Path": f"s3://{ctx.bucket}/{names.layer_prefix(layer)}"}]},
+        "DatabaseName": database,
+        "Description": description,
+        "Targets": targets,
+        "Configuration": json.dumps(configuration, sort_keys=True),
         # Never delete: a table is only ever removed by `ppdw destroy --delete-data`.
         "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"},
     }
@@ -346,12 +488,21 @@ def pipeline_settings(ctx: StackContext) -> PipelineSettings:
         lambda_timeout_seconds=ctx.dataset.lambda_settings(ctx.warehouse.lambda_).timeout_seconds,
         glue_timeout_minutes=glue.timeout_minutes,
         glue_max_retries=glue.max_retries,
+        partition=ctx.arns.partition,
     )
 
 
 def state_machine_spec(ctx: StackContext) -> ResourceSpec:
     names = ctx.names
     machine = definition(pipeline_settings(ctx))
+    # Step Functions refuses what breaks its quotas only at create or at run time (a
+    # scheduled run once died of 13 intrinsics in one field): refuse it before deploy.
+    problems = quota_problems(machine, [f"{ctx.dataset.name}-20261101-060000"])
+    if problems:
+        raise ConfigError(
+            f"state machine {names.state_machine}: " + "; ".join(problems),
+            "this is a ppdw bug: report it with the dataset's name",
+        )
     role = ctx.role(ctx.warehouse.names.states_role)
     return ResourceSpec(
         "state_machine",
@@ -364,7 +515,7 @@ def state_machine_spec(ctx: StackContext) -> ResourceSpec:
 
 
 def state_machine_arn(ctx: StackContext) -> str:
-    return f"arn:aws:states:{ctx.region}:{ctx.account_id}:stateMachine:{ctx.names.state_machine}"
+    return ctx.arns.state_machine(ctx.names.state_machine)
 
 
 def rule_spec(ctx: StackContext) -> ResourceSpec:

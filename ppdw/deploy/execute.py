@@ -108,6 +108,19 @@ class Executor:
         if _touched(action, "tags."):
             self.state.glue.tag("database", spec.name, dict(spec.tags))
 
+    def _create_workgroup(self, spec: ResourceSpec, action: Action) -> None:
+        p = spec.payload
+        self.state.athena.create_workgroup(
+            spec.name, p["description"], p["configuration"], dict(spec.tags)
+        )
+
+    def _update_workgroup(self, spec: ResourceSpec, action: Action) -> None:
+        athena, p = self.state.athena, spec.payload
+        if _untagged_changes(action):
+            athena.update_workgroup(spec.name, p["description"], p["updates"])
+        if _touched(action, "tags."):
+            athena.tag(spec.name, dict(spec.tags))
+
     def _create_role(self, spec: ResourceSpec, action: Action) -> None:
         iam, p = self.state.iam, spec.payload
         iam.create_role(spec.name, p["trust"], p["description"], dict(spec.tags))
@@ -282,6 +295,8 @@ class Executor:
                 st.glue.delete_table(database, table)
             case "role":
                 st.iam.delete_role(name)
+            case "workgroup":
+                st.athena.delete_workgroup(name)
             case "database":
                 st.glue.delete_database(name)
             case "bucket":

@@ -119,7 +119,15 @@ def job_fields(job: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def crawler_fields(crawler: Mapping[str, Any]) -> dict[str, Any]:
-    targets = (crawler.get("Targets") or {}).get("S3Targets") or []
+    all_targets = crawler.get("Targets") or {}
+    targets = all_targets.get("S3Targets") or []
+    catalog = [
+        f"{t.get('DatabaseName')}.{table}"
+        for t in all_targets.get("CatalogTargets") or []
+        for table in t.get("Tables") or []
+    ]
+    # AWS may re-serialize the JSON string: compare what it says, not its spelling.
+    configuration = json.loads(crawler.get("Configuration") or "{}")
     schedule = crawler.get("Schedule")
     if isinstance(schedule, Mapping):
         schedule = schedule.get("ScheduleExpression")
@@ -129,6 +137,8 @@ def crawler_fields(crawler: Mapping[str, Any]) -> dict[str, Any]:
         "DatabaseName": crawler.get("DatabaseName"),
         "Description": crawler.get("Description") or "",
         "Targets.S3Targets": canonical(sorted(str(t.get("Path")) for t in targets)),
+        "Targets.CatalogTargets": canonical(sorted(catalog)),
+        "Configuration": canonical(configuration),
         "Schedule": schedule or None,
         "SchemaChangePolicy.UpdateBehavior": policy.get("UpdateBehavior"),
         "SchemaChangePolicy.DeleteBehavior": policy.get("DeleteBehavior"),
@@ -157,4 +167,21 @@ def rule_fields(rule: Mapping[str, Any], target: Mapping[str, Any] | None) -> di
         "target.RoleArn": target.get("RoleArn"),
         "target.InputPathsMap": canonical(transformer.get("InputPathsMap") or {}),
         "target.InputTemplate": transformer.get("InputTemplate"),
+    }
+
+
+def workgroup_fields(description: str | None, configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings ppdw decides for the Athena workgroup (AWS adds others it defaults)."""
+    result = configuration.get("ResultConfiguration") or {}
+    encryption = result.get("EncryptionConfiguration") or {}
+    engine = configuration.get("EngineVersion") or {}
+    return {
+        "Description": description or "",
+        "ResultConfiguration.OutputLocation": result.get("OutputLocation"),
+        "ResultConfiguration.EncryptionOption": encryption.get("EncryptionOption"),
+        "EnforceWorkGroupConfiguration": bool(configuration.get("EnforceWorkGroupConfiguration")),
+        "PublishCloudWatchMetricsEnabled": bool(
+            configuration.get("PublishCloudWatchMetricsEnabled")
+        ),
+        "EngineVersion": engine.get("SelectedEngineVersion"),
     }

@@ -10,11 +10,13 @@ service has no resource-level permissions, in a statement whose Sid is listed in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ppdw.config.models import Warehouse
+from ppdw.config.models import Dataset, SourceAuth, Warehouse
 from ppdw.errors import ConfigError
+from ppdw.naming import Arns
 
 Document = dict[str, Any]
 
@@ -30,6 +32,9 @@ JUSTIFIED_WILDCARD_SIDS: dict[str, str] = {
     # cloudwatch:PutMetricData has no resource-level permissions; the condition narrows
     # it to the Glue namespace (`--enable-metrics`).
     "GlueJobMetrics": "cloudwatch:PutMetricData supports no resource ARN",
+    # The deployer's glue:CreateCrawler and logs:DescribeLogGroups take no resource ARN
+    # (Service Authorization Reference); every other crawler and log action is scoped.
+    "WildcardOnlyActions": "glue:CreateCrawler and logs:DescribeLogGroups support no ARN",
 }
 #: AWS limits (IAM quotas): inline policies of one role together, and a trust policy,
 #: counted without white space.
@@ -60,25 +65,26 @@ def trust_policy(service: str, account_id: str) -> Document:
 
 @dataclass(frozen=True)
 class Scope:
-    """ARNs the documents are scoped to."""
+    """ARNs the documents are scoped to, in the region's partition."""
 
     warehouse: Warehouse
     account_id: str
     region: str
 
     @property
+    def arns(self) -> Arns:
+        return Arns(self.region, self.account_id)
+
+    @property
     def bucket(self) -> str:
         return self.warehouse.names.bucket(self.account_id)
 
     def objects(self, *prefixes: str) -> list[str]:
-        return [f"arn:aws:s3:::{self.bucket}/{p}*" for p in prefixes]
+        return [self.arns.objects(self.bucket, f"{p}*") for p in prefixes]
 
     @property
     def bucket_arn(self) -> str:
-        return f"arn:aws:s3:::{self.bucket}"
-
-    def arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+        return self.arns.bucket(self.bucket)
 
     @property
     def database_patterns(self) -> list[str]:
@@ -94,13 +100,18 @@ class Scope:
     def catalog(self) -> list[str]:
         patterns = self.database_patterns
         return [
-            self.arn("glue", "catalog"),
-            *(self.arn("glue", f"database/{p}") for p in patterns),
-            *(self.arn("glue", f"table/{p}/*") for p in patterns),
+            self.arns.glue_catalog(),
+            *(self.arns.glue_database(p) for p in patterns),
+            *(self.arns.glue_table(p, "*") for p in patterns),
         ]
 
-    def named(self, service: str, kind: str, middle: str = "") -> str:
-        return self.arn(service, f"{kind}{self.warehouse.prefix}-{middle}*")
+    def named(self, middle: str = "") -> str:
+        """A name pattern of the prefix's resources: `{prefix}-{middle}*`."""
+        return f"{self.warehouse.prefix}-{middle}*"
+
+    def log_groups(self, pattern: str) -> list[str]:
+        """A log group pattern and its streams (CreateLogStream/PutLogEvents act on those)."""
+        return [self.arns.log_group(pattern), self.arns.log_streams(pattern)]
 
 
 def glue_policy(scope: Scope) -> Document:
@@ -152,16 +163,13 @@ def glue_policy(scope: Scope) -> Document:
                 "Sid": "Crawlers",
                 "Effect": "Allow",
                 "Action": ["glue:StartCrawler", "glue:GetCrawler", "glue:ListCrawls"],
-                "Resource": scope.named("glue", "crawler/"),
+                "Resource": scope.arns.glue_crawler(scope.named()),
             },
             {
                 "Sid": "Logs",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [
-                    scope.arn("logs", "log-group:/aws-glue/*"),
-                    scope.arn("logs", "log-group:/aws-glue/*:*"),
-                ],
+                "Resource": scope.log_groups("/aws-glue/*"),
             },
             {
                 "Sid": "GlueJobMetrics",
@@ -174,54 +182,69 @@ def glue_policy(scope: Scope) -> Document:
     }
 
 
-def lambda_policy(scope: Scope) -> Document:
-    prefix = scope.warehouse.prefix
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "ListRaw",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": scope.bucket_arn,
-                "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
-            },
-            {
-                "Sid": "WriteRaw",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts",
-                ],
-                "Resource": scope.objects("raw/"),
-            },
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [
-                    scope.arn("logs", f"log-group:/aws/lambda/{prefix}-raw-fetch-*"),
-                    scope.arn("logs", f"log-group:/aws/lambda/{prefix}-raw-fetch-*:*"),
-                ],
-            },
-            # Source credentials (`source.auth`) must be named under the prefix.
-            {
-                "Sid": "SourceSecrets",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
-                "Resource": [
-                    scope.arn("secretsmanager", f"secret:{prefix}/*"),
-                    scope.arn("ssm", f"parameter/{prefix}/*"),
-                ],
-            },
-        ],
-    }
+def lambda_policy(scope: Scope, secrets: Sequence[SourceAuth] = ()) -> Document:
+    """The fetch Lambdas: raw (write, and clear a run folder), the run records.
+
+    Listing is allowed for exactly the prefixes fetch reads: with it S3 answers 404 for a
+    missing key (the first run has no `_last_success.json`); without it, 403.
+    """
+    runs = scope.warehouse.names.dataset("*").runs_prefix  # silver/_runs/*/
+    statements: list[Document] = [
+        {
+            "Sid": "ListFetchPrefixes",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": scope.bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": ["raw/*", f"{runs}*"]}},
+        },
+        {
+            "Sid": "WriteRaw",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            "Resource": scope.objects("raw/"),
+        },
+        {
+            "Sid": "RunRecords",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": scope.objects(runs),
+        },
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": scope.log_groups(f"/aws/lambda/{scope.named('raw-fetch-')}"),
+        },
+    ]
+    statements.extend(secret_statements(scope, secrets))
+    return {"Version": VERSION, "Statement": statements}
+
+
+def secret_statements(scope: Scope, secrets: Sequence[SourceAuth]) -> list[Document]:
+    """Read exactly the secrets datasets name in `source.auth`; nothing when none does."""
+    arns = scope.arns
+    kinds: tuple[tuple[str, str, str, Callable[[str], str]], ...] = (
+        ("SourceSecrets", "secretsmanager", "secretsmanager:GetSecretValue", arns.secret),
+        ("SourceParameters", "ssm", "ssm:GetParameter", arns.parameter),
+    )
+    statements: list[Document] = []
+    for sid, kind, action, arn in kinds:
+        resources = sorted({arn(auth.name) for auth in secrets if auth.kind == kind})
+        if resources:
+            statements.append(
+                {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resources}
+            )
+    return statements
 
 
 def states_policy(scope: Scope) -> Document:
-    function = scope.named("lambda", "function:", "raw-fetch-")
+    function = scope.arns.function(scope.named("raw-fetch-"))
     return {
         "Version": VERSION,
         "Statement": [
@@ -232,6 +255,7 @@ def states_policy(scope: Scope) -> Document:
                 "Resource": [function, f"{function}:*"],
             },
             {
+                # What `glue:startJobRun.sync` calls (AWS: "IAM policies for calling AWS Glue").
                 "Sid": "RunJobs",
                 "Effect": "Allow",
                 "Action": [
@@ -240,7 +264,7 @@ def states_policy(scope: Scope) -> Document:
                     "glue:GetJobRuns",
                     "glue:BatchStopJobRun",
                 ],
-                "Resource": scope.named("glue", "job/"),
+                "Resource": scope.arns.glue_job(scope.named()),
             },
         ],
     }
@@ -254,18 +278,34 @@ def events_policy(scope: Scope) -> Document:
                 "Sid": "StartPipelines",
                 "Effect": "Allow",
                 "Action": "states:StartExecution",
-                "Resource": scope.named("states", "stateMachine:", "pipeline-"),
+                "Resource": scope.arns.state_machine(scope.named("pipeline-")),
             },
         ],
     }
 
 
-def role_documents(warehouse: Warehouse, account_id: str, region: str) -> list[RoleDocuments]:
+def source_secrets(datasets: Iterable[Dataset]) -> list[SourceAuth]:
+    """The secrets the datasets' sources name (`source.auth`)."""
+    return [d.source.auth for d in datasets if d.source.auth is not None]
+
+
+def role_documents(
+    warehouse: Warehouse,
+    account_id: str,
+    region: str,
+    secrets: Sequence[SourceAuth] = (),
+) -> list[RoleDocuments]:
+    """The four shared roles; the fetch role may read `secrets` (see `source_secrets`)."""
     scope = Scope(warehouse, account_id, region)
     names = warehouse.names
-    rows = [
+    rows: list[tuple[str, str, str, Callable[[Scope], Document]]] = [
         (names.glue_role, "glue", "Glue jobs and crawlers of the warehouse", glue_policy),
-        (names.lambda_role, "lambda", "Fetch Lambdas writing raw/", lambda_policy),
+        (
+            names.lambda_role,
+            "lambda",
+            "Fetch Lambdas writing raw/",
+            lambda s: lambda_policy(s, secrets),
+        ),
         (names.states_role, "states", "Pipeline state machines", states_policy),
         (names.events_role, "events", "Schedules starting the pipelines", events_policy),
     ]

@@ -33,6 +33,12 @@ class ControlPlane:
     def bucket(self) -> str:
         return self.project.warehouse.names.bucket(self.target.account_id)
 
+    @property
+    def athena(self) -> bool:
+        """Whether the core has an Athena workgroup: where the target serves Athena (AWS
+        targets unless configured `athena: false`; never `local`)."""
+        return self.target.athena
+
     def state(self) -> AwsState:
         t = self.target
         return AwsState(t.aws, t.account_id, t.region, self.bucket)
@@ -45,7 +51,13 @@ class ControlPlane:
 
     def plan_core(self) -> list[Action]:
         t = self.target
-        specs = core_specs(self.project.warehouse, t.account_id, t.region)
+        specs = core_specs(
+            self.project.warehouse,
+            t.account_id,
+            t.region,
+            self.project.datasets.values(),
+            athena=self.athena,
+        )
         return plan(specs, self.state(), t.kind)
 
     def plan_datasets(self, names: Iterable[str]) -> list[Action]:
@@ -117,6 +129,8 @@ class ControlPlane:
     def plan_destroy_core(self, delete_data: bool) -> list[Action]:
         wh = self.project.warehouse
         targets: list[tuple[ResourceType, str]] = [("role", role) for role in wh.names.roles]
+        if self.athena:
+            targets.append(("workgroup", wh.names.workgroup))
         if delete_data:
             targets.extend(
                 ("database", wh.database(layer)) for layer in ("bronze", "silver", "gold")

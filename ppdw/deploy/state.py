@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ppdw.aws.athena import Athena
 from ppdw.aws.events import Events
 from ppdw.aws.glue import Glue
 from ppdw.aws.iam import Iam
@@ -26,6 +27,7 @@ from ppdw.deploy.fields import (
     role_fields,
     rule_fields,
     state_machine_fields,
+    workgroup_fields,
 )
 from ppdw.deploy.plan import Observed
 
@@ -49,12 +51,14 @@ class AwsState:
         self.logs = Logs(aws)
         self.states = StepFunctions(aws, account_id, region)
         self.events = Events(aws)
+        self.athena = Athena(aws, account_id, region)
         self._bucket_exists: bool | None = None
 
     def read(self, resource_type: ResourceType, name: str) -> Observed | None:
         readers: dict[str, Callable[[str], Observed | None]] = {
             "bucket": self._bucket,
             "database": self._database,
+            "workgroup": self._workgroup,
             "role": self._role,
             "object": self._object,
             "prefix": self._prefix,
@@ -92,6 +96,15 @@ class AwsState:
             return None
         fields = {"Description": database.get("Description", "")}
         return Observed(fields, self.glue.tags("database", name))
+
+    def _workgroup(self, name: str) -> Observed | None:
+        workgroup = self.athena.workgroup(name)
+        if workgroup is None:
+            return None
+        fields = workgroup_fields(
+            workgroup.get("Description"), workgroup.get("Configuration") or {}
+        )
+        return Observed(fields, self.athena.tags(name))
 
     def _role(self, name: str) -> Observed | None:
         role = self.iam.role(name)

@@ -2,14 +2,17 @@
 
 Fetch (Lambda) -> Unchanged? -> Bronze (Glue .sync) -> Silver (Glue .sync). Every Task
 catches `States.ALL` into a Fail state carrying the error and cause. A scheduled start
-(EventBridge) passes `run_id: null`; the first state then names the run
-`{dataset}-{YYYYMMDD}-{HHMMSS}` from the event time, like `ppdw run` does.
+(EventBridge) passes `run_id: null`; two Pass states then name the run
+`{dataset}-{YYYYMMDD}-{HHMMSS}` from the event time, like `ppdw run` does (two, because
+one field may hold at most 10 intrinsic functions).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from ppdw.naming import service_integration_arn
 
 LAMBDA_ERRORS = [
     "Lambda.ServiceException",
@@ -34,6 +37,8 @@ class PipelineSettings:
     lambda_timeout_seconds: int
     glue_timeout_minutes: int
     glue_max_retries: int
+    #: ARN partition of the region (`aws`, `aws-us-gov`, `aws-cn`): integration ARNs use it.
+    partition: str = "aws"
 
 
 def _backoff_total(retry: dict[str, Any]) -> int:
@@ -70,10 +75,10 @@ def _fail(step: str) -> dict[str, Any]:
     }
 
 
-def _glue_task(job: str, next_state: str | None, fail_state: str) -> dict[str, Any]:
+def _glue_task(job: str, next_state: str | None, fail_state: str, partition: str) -> dict[str, Any]:
     task: dict[str, Any] = {
         "Type": "Task",
-        "Resource": "arn:aws:states:::glue:startJobRun.sync",
+        "Resource": service_integration_arn(partition, "glue:startJobRun.sync"),
         "Parameters": {
             "JobName": job,
             "Arguments": {
@@ -98,10 +103,33 @@ def job_state_key(job: str) -> str:
     return "bronze" if "-bronze-" in job else "silver"
 
 
+#: Field of the scheduled path's intermediate state: the event time split into parts.
+TIME_PARTS = "time_parts"
+
+
+def _scheduled_time_parts() -> str:
+    """`2026-11-01T06:00:00Z` -> ["2026", "11", "01", "06", "00", "00"] (1 intrinsic)."""
+    return "States.StringSplit($.run_time, '-:TZ.')"
+
+
 def _scheduled_run_id(dataset: str) -> str:
-    parts = "States.StringSplit($.run_time, '-:TZ.')"
-    items = ", ".join(f"States.ArrayGetItem({parts}, {i})" for i in range(6))
+    """`{dataset}-{YYYYMMDD}-{HHMMSS}` from the split time (7 intrinsics).
+
+    Step Functions allows at most 10 intrinsic functions in one field, so the split is
+    done by the state before (`_scheduled_time_parts`) rather than six times here.
+    """
+    items = ", ".join(f"States.ArrayGetItem($.{TIME_PARTS}, {i})" for i in range(6))
     return f"States.Format('{dataset}-{{}}{{}}{{}}-{{}}{{}}{{}}', {items})"
+
+
+def _pass_input(extra: dict[str, str]) -> dict[str, str]:
+    """A Pass state's Parameters: the execution input's fields, plus `extra`."""
+    return {
+        **extra,
+        "run_time.$": "$.run_time",
+        "source.$": "$.source",
+        "force.$": "$.force",
+    }
 
 
 def definition(settings: PipelineSettings) -> dict[str, Any]:
@@ -118,17 +146,19 @@ def definition(settings: PipelineSettings) -> dict[str, Any]:
             },
             "NameScheduledRun": {
                 "Type": "Pass",
-                "Parameters": {
-                    "run_id.$": _scheduled_run_id(settings.dataset),
-                    "run_time.$": "$.run_time",
-                    "source.$": "$.source",
-                    "force.$": "$.force",
-                },
+                "Comment": "Split the event time into its parts",
+                "Parameters": _pass_input({f"{TIME_PARTS}.$": _scheduled_time_parts()}),
+                "Next": "FormatRunId",
+            },
+            "FormatRunId": {
+                "Type": "Pass",
+                "Comment": "The run id `ppdw run` would give: {dataset}-{YYYYMMDD}-{HHMMSS}",
+                "Parameters": _pass_input({"run_id.$": _scheduled_run_id(settings.dataset)}),
                 "Next": "Fetch",
             },
             "Fetch": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
+                "Resource": service_integration_arn(settings.partition, "lambda:invoke"),
                 "Parameters": {"FunctionName": settings.function_name, "Payload.$": "$"},
                 "ResultSelector": {"status.$": "$.Payload.status", "result.$": "$.Payload"},
                 "ResultPath": "$.fetch",
@@ -149,8 +179,8 @@ def definition(settings: PipelineSettings) -> dict[str, Any]:
                 "Default": "Bronze",
             },
             UNCHANGED_STATE: {"Type": "Succeed", "Comment": "same download as the last run"},
-            "Bronze": _glue_task(settings.bronze_job, "Silver", "BronzeFailed"),
-            "Silver": _glue_task(settings.silver_job, None, "SilverFailed"),
+            "Bronze": _glue_task(settings.bronze_job, "Silver", "BronzeFailed", settings.partition),
+            "Silver": _glue_task(settings.silver_job, None, "SilverFailed", settings.partition),
             "FetchFailed": _fail("Fetch"),
             "BronzeFailed": _fail("Bronze"),
             "SilverFailed": _fail("Silver"),

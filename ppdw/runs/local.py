@@ -38,6 +38,7 @@ class RunRequest:
     source: str | None = None
     from_step: FromStep = "raw"
     force: bool = False
+    engine: str | None = None  # arrow | spark: overrides the deployed job's --engine
 
 
 def lock_key(names: DatasetNames) -> str:
@@ -106,6 +107,8 @@ def job_argv(
             "--force": "true" if request.force else "false",
         }
     )
+    if request.engine is not None:
+        arguments["--engine"] = request.engine
     argv = [f"{layer}_job.py"]
     for key, value in arguments.items():
         argv.extend([key, value])
@@ -135,6 +138,8 @@ def default_job_arguments(target: TargetContext, project: Project, dataset: str)
         "--config_key": f"{names.scripts_prefix}dataset.json",
         "--table_creation": glue.table_creation,
         "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
+        "--engine": glue.engine,
+        "--spark_above_mb": str(glue.spark_above_mb),
     }
 
 
@@ -293,12 +298,15 @@ def _layer(
 
 
 def summarize(layer: str, stats: dict[str, Any]) -> str:
+    engine = f" [{stats['engine']} engine]" if stats.get("engine") else ""
     if layer == "bronze":
-        return f"{stats.get('rows', 0)} rows -> partition {stats.get('partition', '')}"
+        return f"{stats.get('rows', 0)} rows -> partition {stats.get('partition', '')}{engine}"
     counts = stats.get("changes") or {}
     changes = " ".join(f"{k} {counts.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE"))
-    return f"{changes}, unchanged {counts.get('unchanged', 0)}" + (
-        " (already applied)" if stats.get("noop") else ""
+    return (
+        f"{changes}, unchanged {counts.get('unchanged', 0)}"
+        + (" (already applied)" if stats.get("noop") else "")
+        + engine
     )
 
 

@@ -17,6 +17,7 @@ from ppdw.aws.lambda_ import Lambda
 from ppdw.aws.stepfunctions import StepFunctions
 from ppdw.config.loader import Project
 from ppdw.naming import DatasetNames
+from ppdw.read import runs
 from ppdw.runtime import catalog, manifest, storage
 from ppdw.runtime.schema import IS_CURRENT
 from ppdw.targets import TargetContext
@@ -57,6 +58,18 @@ def changes_of(record: dict[str, Any] | None) -> dict[str, int]:
     stats = (((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {}
     changes = stats.get("changes") or {}
     return {kind: int(changes.get(kind, 0)) for kind in CHANGE_TYPES}
+
+
+def last_change_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last applied run that changed silver: the one whose merge a reader sees, even
+    when later runs were unchanged or failed."""
+    record = runs.last_change(records)
+    if record is None:
+        return None
+    return {
+        **{k: record.get(k) for k in ("run_id", "run_time", "finished_at")},
+        "changes": changes_of(record),
+    }
 
 
 def raw_summary(
@@ -122,7 +135,8 @@ def dataset_status(target: TargetContext, project: Project, dataset: str) -> dic
         "deployed": deployed,
         "last_run": None
         if latest is None
-        else {k: latest.get(k) for k in ("run_id", "status", "started_at", "finished_at")},
+        else {k: latest.get(k) for k in ("run_id", "status", "started_at", "finished_at", "error")},
+        "last_change_run": last_change_summary(records),
         "raw": raw_summary(s3, bucket, names, records),
         "bronze": bronze_summary(target, s3, bucket, warehouse.database("bronze"), names),
         "silver": {**silver, "last_changes": changes_of(latest)},
@@ -134,6 +148,7 @@ def _empty(dataset: str, deployed: bool) -> dict[str, Any]:
         "dataset": dataset,
         "deployed": deployed,
         "last_run": None,
+        "last_change_run": None,
         "raw": {"runs": 0, "latest_run_id": None},
         "bronze": {"partitions": 0, "latest_partition": None, "latest_rows": 0},
         "silver": {"rows": 0, "current_rows": 0, "last_changes": dict.fromkeys(CHANGE_TYPES, 0)},

@@ -14,21 +14,23 @@ from datetime import datetime
 from typing import Any
 
 from ppdw.config.loader import Project
+from ppdw.config.runtimes import GLUE_5_LOG_GROUPS
 from ppdw.deploy.statemachine import UNCHANGED_STATE, execution_input
 from ppdw.errors import AwsError, PpdwError, UsageError
+from ppdw.naming import Arns
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import manifest
 from ppdw.targets import TargetContext
 
 #: Task states of the pipeline -> the step they run.
 STATE_STEPS = {"Fetch": "fetch", "Bronze": "bronze", "Silver": "silver"}
-GLUE_LOG_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/logs-v2")
+GLUE_LOG_GROUPS = GLUE_5_LOG_GROUPS
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 def machine_arn(target: TargetContext, project: Project, dataset: str) -> str:
     name = project.warehouse.names.dataset(dataset).state_machine
-    return f"arn:aws:states:{target.region}:{target.account_id}:stateMachine:{name}"
+    return Arns(target.region, target.account_id).state_machine(name)
 
 
 def start(

@@ -56,7 +56,21 @@ def unsafe_reason(name: str) -> str | None:
     return None
 
 
+#: Every zip archive (and every part of a split one) starts with a local file header or,
+#: when empty, the end-of-central-directory record.
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
 def open_zip(file: IO[bytes], archive_name: str) -> zipfile.ZipFile:
+    head = file.read(4)
+    file.seek(0)
+    if not head.startswith(ZIP_SIGNATURES):
+        raise DataQualityError(
+            "archive_corrupt",
+            f"{archive_name} is not a zip archive (it starts with {head!r})",
+            "the dataset's source.compression is zip: give the zip file itself, or check "
+            "that the source URL answers with the archive and not a page",
+        )
     try:
         return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:

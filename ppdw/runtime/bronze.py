@@ -106,12 +106,7 @@ def to_bronze(
     """Apply the bronze rules (module docstring) to a table read by `readers`."""
     original = list(raw.column_names)
     names = normalize_column_names(original)
-    reserved = sorted(set(names) & RESERVED_NAMES)
-    if reserved:
-        raise DataQualityError(
-            "reserved_column",
-            f"source column(s) {', '.join(reserved)} collide with ppdw's own columns",
-        )
+    _refuse_reserved(original, names, source_file)
     kinds = [column_type(name, dataset) for name in names]
 
     def one(index: int) -> tuple[pa.ChunkedArray, int]:
@@ -128,6 +123,22 @@ def to_bronze(
     table = pa.Table.from_arrays(arrays, schema=schema)
     renamed = {old: new for old, new in zip(original, names, strict=True) if old != new}
     return BronzeResult(table, BronzeStats(rows, failures, names, renamed))
+
+
+def _refuse_reserved(original: list[str], names: list[str], source_file: str) -> None:
+    """The one name rule (data.md, Silver): only the exact names ppdw writes are refused;
+    any other source column, `Meta Notes` included, is a business column."""
+    clashes = [
+        f"{old!r} ({new})" if old != new else repr(old)
+        for old, new in zip(original, names, strict=True)
+        if new in RESERVED_NAMES
+    ]
+    if clashes:
+        raise DataQualityError(
+            "reserved_column",
+            f"{source_file}: source column(s) {', '.join(clashes)} use a name ppdw writes itself",
+            hint="names ppdw writes itself: " + ", ".join(sorted(RESERVED_NAMES)),
+        )
 
 
 def _clean(column: pa.ChunkedArray) -> pa.ChunkedArray:

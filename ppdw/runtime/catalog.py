@@ -1,9 +1,13 @@
 """Glue tables and partitions of the bronze and silver layers.
 
 Rules (data.md, Catalog): a missing table is made to exist before partitions are
-registered, by the layer's crawler (bounded wait) with a fallback to the Arrow schema
-just written, so the result is always table `{dataset}` with exact types; a stray table
-the crawler named after the folder is removed. Partitions go through the batch APIs
+registered. By default (`schema`) it is created at once from the Arrow schema just
+written: a crawler cannot make table `{dataset}` under this layout (it names the table
+after the folder and reads silver's run-named version folders as a partition key), so
+waiting for one would only delay the run. `crawler` keeps the crawler-first path: start
+the layer's crawler, wait (bounded), then fall back to the schema; a stray table the
+crawler named after the folder is removed. Either way the result is table `{dataset}`
+with exact types. Partitions go through the batch APIs
 (<= 100 per call) and every error in a batch response is acted on.
 AWS errors are matched through the client's own exception classes: no botocore import.
 """
@@ -167,7 +171,7 @@ def ensure_table(
     glue: Any,
     spec: TableSpec,
     *,
-    table_creation: TableCreation = "crawler",
+    table_creation: TableCreation = "schema",
     crawler: str | None = None,
     crawler_wait_seconds: float = 600,
     stray_names: Sequence[str] = (),

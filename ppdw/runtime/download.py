@@ -16,6 +16,7 @@ import http.client
 import logging
 import os
 import re
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -266,6 +267,11 @@ def _open_http(url: str, opener: Opener) -> Iterator[_Opened]:
     except (TimeoutError, ConnectionError, http.client.HTTPException) as error:
         raise _Retryable(f"{type(error).__name__}: {error}") from None
     except urllib.error.URLError as error:
+        if _unknown_host(error.reason):
+            raise FetchError(
+                f"cannot resolve the host {urlsplit(url).hostname!r} ({error.reason})",
+                "check the host name in the source URL (and this machine's DNS)",
+            ) from None
         raise _Retryable(f"connection failed: {error.reason}") from None
     except ValueError as error:
         raise FetchError(f"invalid source URL ({type(error).__name__})") from None
@@ -280,6 +286,12 @@ def _open_http(url: str, opener: Opener) -> Iterator[_Opened]:
             headers.get("ETag"),
             headers.get("Last-Modified"),
         )
+
+
+def _unknown_host(reason: object) -> bool:
+    """DNS answered that the name does not exist: no retry will change that. A temporary
+    resolver failure (EAI_AGAIN) is retried like any connection failure."""
+    return isinstance(reason, socket.gaierror) and reason.errno != socket.EAI_AGAIN
 
 
 def _http_error(code: int, reason: Any, headers: Any) -> Exception:

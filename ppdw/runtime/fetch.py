@@ -26,6 +26,7 @@ the request only, and redacted from every log line, error, manifest and result.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -333,7 +334,7 @@ def lambda_handler(
     caller = sys._getframe(1).f_globals.get("__file__")
     data = json.loads(find_dataset_json(caller).read_text(encoding="utf-8"))
     config = config_from_env(data)
-    client = session.client if session is not None else objects.make_client
+    client = session.client if session is not None else _lambda_clients()
     force = _truthy(event.get("force", False))
     source = event.get("source") or None
     result = run_fetch_step(
@@ -353,6 +354,17 @@ def lambda_handler(
         "members": result.members,
         "bytes": result.manifest["bytes"],
     }
+
+
+def _lambda_clients() -> Callable[[str], Any]:
+    """Clients in the Lambda's own region: Lambda sets AWS_REGION in every function."""
+    region = os.environ.get("AWS_REGION")
+    if not region:
+        raise ConfigError(
+            "environment variable AWS_REGION is not set",
+            "the Lambda runtime sets it; elsewhere set it to the warehouse's region",
+        )
+    return functools.partial(objects.make_client, region=region)
 
 
 def run_fetch_step(

@@ -12,13 +12,21 @@ The canonical text of a row, pinned by a golden test (changing it rewrites every
   Names are normalized (`[a-z0-9_]`), so they never hold a separator;
 - values are rendered as: strings as they are; dates `YYYY-MM-DD`; timestamps in UTC with
   milliseconds, `YYYY-MM-DDTHH:MM:SS.mmmZ`; decimals in plain notation with exactly the
-  column's scale digits (`3.50`), no exponent; ints in decimal; bools `true`/`false`;
+  column's scale digits after the point and none at scale 0 (`3.50`, `-0.05`, `12`; scale
+  9 zero is `0.000000000`), never an exponent; ints in decimal; bools `true`/`false`;
   floats as Arrow's shortest round-trip text.
 
 The hash is the lowercase hex MD5 of the UTF-8 bytes of that text (32 characters).
 
-Key columns and `meta_*` columns are never part of it: callers pass the tracked columns,
-and `canonical_text` refuses a `meta_*` name.
+Key columns and the columns ppdw writes itself (`schema.RESERVED_NAMES`: `meta_run_id`,
+`record_hash`, ...) are never part of it: callers pass the tracked columns, and
+`canonical_text` refuses a reserved name. A source column is tracked whatever its name
+(`meta_notes` is).
+
+Decimals: Arrow's decimal-to-string cast follows Java's BigDecimal and switches to an
+exponent when the adjusted exponent is below -6 (only possible at scale >= 7: `0` at
+scale 9 is `0E-9`), so those columns are rendered from their unscaled integer instead.
+Hashes written before that fix are brought up to date by `hash_upgrade`.
 
 Speed: the text is built column-wise with pyarrow.compute. pyarrow has no MD5 kernel, so
 the digest is one `hashlib.md5` call per row over the binary values (the only per-row
@@ -32,13 +40,16 @@ from __future__ import annotations
 
 import array
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ppdw.runtime.schema import TIMESTAMP, is_meta
+from ppdw.runtime.schema import TIMESTAMP, is_reserved
 
+#: Which canonical form the hashes a run writes are in; recorded in each run's silver stats.
+#: 1: decimals as Arrow's cast (an exponent below 1e-6); 2: decimals always plain.
+RECORD_HASH_FORM = 2
 US = "\x1f"  # between a column's name and its value
 RS = "\x1e"  # between fields
 ESC = "\x1b"
@@ -51,13 +62,49 @@ _PLAIN_CAST = (
     pa.types.is_date,
     pa.types.is_integer,
     pa.types.is_boolean,
-    pa.types.is_decimal,
     pa.types.is_floating,
     pa.types.is_null,
 )
+#: Up to this scale Arrow's decimal cast is already plain notation (module docstring).
+PLAIN_CAST_MAX_SCALE = 6
+#: Renders a decimal column as text (nulls stay null).
+DecimalText = Callable[[pa.ChunkedArray], pa.ChunkedArray]
 
 
-def render(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+def decimal_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Plain notation with exactly the scale's digits: `0.000000000`, `-0.000000100`."""
+    scale = column.type.scale
+    if scale < 0:
+        raise TypeError(f"record_hash cannot render a decimal of negative scale {column.type}")
+    if scale <= PLAIN_CAST_MAX_SCALE:
+        return column.cast(pa.string())
+    unscaled = unscaled_text(column)
+    negative = pc.starts_with(unscaled, "-")
+    # At least one digit before the point: 100 at scale 9 -> "0000000100" -> "0.000000100".
+    digits = pc.utf8_lpad(pc.utf8_ltrim(unscaled, characters="-"), width=scale + 1, padding="0")
+    whole = pc.utf8_slice_codeunits(digits, 0, -scale)
+    fraction = pc.utf8_slice_codeunits(digits, -scale)
+    signed = pc.binary_join_element_wise(pc.if_else(negative, "-", ""), whole, "")
+    return pc.binary_join_element_wise(signed, fraction, ".")
+
+
+def unscaled_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The unscaled integer of each decimal as text (`-100` for -0.000000100 at scale 9):
+    the same bytes seen as a decimal of scale 0, whose cast never takes an exponent."""
+    whole = _SCALE_ZERO[column.type.byte_width]
+    return pa.chunked_array(
+        [chunk.view(whole).cast(pa.string()) for chunk in column.chunks], pa.string()
+    )
+
+
+_SCALE_ZERO = {16: pa.decimal128(38, 0), 32: pa.decimal256(76, 0)}
+if hasattr(pa, "decimal64"):  # pyarrow >= 18 has 32- and 64-bit decimals
+    _SCALE_ZERO |= {4: pa.decimal32(9, 0), 8: pa.decimal64(18, 0)}
+
+
+def render(
+    column: pa.Array | pa.ChunkedArray, decimals: DecimalText = decimal_text
+) -> pa.ChunkedArray:
     """One column rendered as canonical text (nulls stay null)."""
     chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
     kind = chunked.type
@@ -66,6 +113,8 @@ def render(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     elif pa.types.is_timestamp(kind):
         utc = chunked.cast(TIMESTAMP)
         text = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ")
+    elif pa.types.is_decimal(kind):
+        text = decimals(chunked)
     elif any(check(kind) for check in _PLAIN_CAST):
         text = chunked.cast(pa.string())
     else:
@@ -95,18 +144,21 @@ def _may_hold_separators(text: pa.ChunkedArray) -> bool:
     return False
 
 
-def canonical_text(table: pa.Table, tracked: Sequence[str]) -> pa.ChunkedArray:
-    """The canonical text (module docstring) of each row of `table`'s `tracked` columns."""
-    meta = [name for name in tracked if is_meta(name)]
-    if meta:
-        raise ValueError(f"meta columns are never part of record_hash: {meta}")
+def canonical_text(
+    table: pa.Table, tracked: Sequence[str], decimals: DecimalText = decimal_text
+) -> pa.ChunkedArray:
+    """The canonical text (module docstring) of each row of `table`'s `tracked` columns.
+    `decimals` is only ever changed to recognise hashes of the old form (`hash_upgrade`)."""
+    reserved = [name for name in tracked if is_reserved(name)]
+    if reserved:
+        raise ValueError(f"ppdw's own columns are never part of record_hash: {reserved}")
     # One chunk per column: the element-wise kernels below are much faster on one chunk.
     columns = table.select(sorted(set(tracked))).combine_chunks()
     if columns.num_columns == 0:
         return pa.chunked_array([pa.repeat(pa.scalar(""), table.num_rows)])
     pieces: list[pa.Array | pa.Scalar] = []
     for name in columns.column_names:
-        value = render(columns.column(name))
+        value = render(columns.column(name), decimals)
         # Each field is `RS name US value`; a null value leaves the whole field out.
         prefix = pa.scalar(RS + name + US)
         if value.null_count:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ppdw.aws import objects
 from ppdw.aws.session import AwsSession, make_session
-from ppdw.config.models import Dataset
+from ppdw.config.models import SPARK_ABOVE_MB, Dataset
 from ppdw.errors import ConfigError, DataQualityError, PpdwError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import manifest
@@ -37,9 +37,14 @@ REQUIRED_ARGS = (
 )
 OPTIONAL_ARGS = {
     "prefix": "pp-dw",
-    "table_creation": "crawler",
+    "table_creation": "schema",
     "crawler_wait_seconds": "600",
     "force": "false",
+    # Required inside Glue (see `build_context`); an in-process run passes its session.
+    "aws_region": "",
+    # Jobs deployed before engines existed ran the Arrow engine.
+    "engine": "arrow",
+    "spark_above_mb": str(SPARK_ABOVE_MB),
 }
 
 
@@ -81,6 +86,10 @@ class JobArgs:
     table_creation: TableCreation
     crawler_wait_seconds: int
     force: bool
+    #: The region of the job's clients (`--aws_region`); None when not given.
+    region: str | None = None
+    engine: str = "arrow"  # arrow | spark | auto, as asked; JobContext.engine is what runs
+    spark_above_mb: int = SPARK_ABOVE_MB
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> JobArgs:
@@ -96,9 +105,12 @@ class JobArgs:
         creation = raw["table_creation"]
         if creation not in ("crawler", "schema"):
             raise ConfigError(f"--table_creation must be crawler or schema, not {creation!r}")
+        if raw["engine"] not in ("arrow", "spark", "auto"):
+            raise ConfigError(f"--engine must be arrow, spark or auto, not {raw['engine']!r}")
         try:
             run_time = manifest.parse_time(raw["run_time"])
             wait = int(raw["crawler_wait_seconds"])
+            spark_above_mb = int(raw["spark_above_mb"])
         except ValueError as exc:
             raise ConfigError(f"invalid job argument: {exc}") from exc
         return cls(
@@ -113,6 +125,9 @@ class JobArgs:
             table_creation=cast(TableCreation, creation),
             crawler_wait_seconds=wait,
             force=raw["force"].strip().lower() in ("true", "1", "yes"),
+            region=raw["aws_region"] or None,
+            engine=raw["engine"],
+            spark_above_mb=spark_above_mb,
         )
 
 
@@ -127,6 +142,8 @@ class JobContext:
     glue: Any
     sleep: Sleep
     clock: Callable[[], float]
+    aws: AwsSession | None = None  # the session the clients came from (for Spark's tasks)
+    engine: str = "arrow"  # the engine this step runs (`auto` resolved)
 
     @property
     def bucket(self) -> str:
@@ -161,11 +178,31 @@ def build_context(
     clock: Callable[[], float] = time.monotonic,
 ) -> JobContext:
     args = JobArgs.from_argv(argv)
-    session = aws or make_session()
+    if aws is None and args.region is None:
+        # Inside Glue nothing else says the region reliably; a guess would point the
+        # job's Glue calls at another region's (empty) catalog.
+        raise ConfigError(
+            "job argument missing: --aws_region",
+            f"deploy the dataset again (DefaultArguments): ppdw deploy {args.dataset}",
+        )
+    session = aws or make_session(region=args.region)
     s3 = session.client("s3")
     dataset = load_dataset_config(s3, args.bucket, args.config_key, args.dataset)
     names = CoreNames(prefix=args.prefix).dataset(args.dataset)
-    return JobContext(args, dataset, names, s3, session.client("glue"), sleep, clock)
+    context = JobContext(args, dataset, names, s3, session.client("glue"), sleep, clock, session)
+    context.engine = _engine(context)
+    return context
+
+
+def _engine(ctx: JobContext) -> str:
+    """`--engine`, with `auto` decided by the raw snapshot's size (both layers agree)."""
+    from ppdw.runtime.spark.choice import choose, raw_bytes
+
+    requested = ctx.args.engine
+    size = 0
+    if requested == "auto":
+        size = raw_bytes(manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id))
+    return choose(requested, size, ctx.args.spark_above_mb)
 
 
 @contextmanager
@@ -226,6 +263,7 @@ def run_bronze_job(
     ctx = build_context(argv, aws=aws, sleep=sleep)
     with recorded_step(ctx, "bronze") as stats:
         stats.update(write_bronze(ctx))
+        stats["engine"] = ctx.engine
     return stats
 
 
@@ -248,6 +286,7 @@ def run_silver_job(
             stats.update(write_silver(ctx, hooks or {}))
         except DataQualityError as exc:
             raise naming_source(ctx, exc) from exc
+        stats.setdefault("engine", ctx.engine)
     manifest.finish_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "succeeded")
     return stats
 

@@ -83,16 +83,28 @@ def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
             source_file=name,
         )
         tables.append(result.table)
-        member_stats.append({"member": name, "encoding": read.encoding, **as_dict(result.stats)})
+        member_stats.append(
+            {
+                "member": name,
+                "encoding": read.encoding,
+                "fallback_lines": read.fallback_lines,
+                **as_dict(result.stats),
+            }
+        )
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-    if table.num_rows == 0:
+    check_rows(table.num_rows, member_stats)
+    return table, {"members": member_stats}
+
+
+def check_rows(rows: int, member_stats: list[dict[str, Any]]) -> None:
+    """A full extract without data rows is never applied (it would delete every key)."""
+    if rows == 0:
         names = ", ".join(s["member"] for s in member_stats)
         raise DataQualityError(
             "empty_source",
             f"{names}: no data rows (header only)",
             "check the source file; a full extract is never empty",
         )
-    return table, {"members": member_stats}
 
 
 def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
@@ -104,6 +116,10 @@ def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
+    if ctx.engine == "spark":
+        from ppdw.runtime.spark.job import write_bronze as on_spark
+
+        return on_spark(ctx)
     table, detail = build_bronze(ctx)
     partition = partition_datetime(ctx.args.run_time)
     prefix = ctx.names.bronze_partition_prefix(partition)
@@ -126,6 +142,8 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "partition": partition,
         "rows": table.num_rows,
         "parse_failures": _parse_failures(detail["members"]),
+        # Lines not valid in the dataset's encoding, read with its fallback_encoding.
+        "fallback_lines": sum(int(m["fallback_lines"]) for m in detail["members"]),
         "files": 1,
         "bytes": written.bytes,
         "table": how,
@@ -241,6 +259,10 @@ def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[
 def _merge_and_commit(
     ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
 ) -> dict[str, Any]:
+    if ctx.engine == "spark":
+        from ppdw.runtime.spark.job import merge_and_commit
+
+        return merge_and_commit(ctx, locations, hooks)
     from ppdw.runtime.jobs import as_dict
     from ppdw.runtime.silver import merge, partitions_to_rewrite, prepare_snapshot
 
@@ -263,6 +285,7 @@ def _merge_and_commit(
         run_time=ctx.args.run_time,
         force=ctx.args.force,
         base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
+        upgrade_hashes=_hashes_may_be_old(ctx),
     )
     del current, snapshot  # the result holds copies of the rows it writes
     stats.update(as_dict(result.stats))
@@ -292,6 +315,18 @@ def _merge_and_commit(
     return stats
 
 
+def _hashes_may_be_old(ctx: JobContext) -> bool:
+    """False once a run recording the current record_hash form was applied (`hash_upgrade`):
+    then no current version can hold an old-form hash and the merge need not look."""
+    from ppdw.runtime.hash_upgrade import may_hold_old_hashes
+
+    last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
+    if last is None:
+        return may_hold_old_hashes(None)
+    record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, str(last["run_id"])) or {}
+    return may_hold_old_hashes((record.get("steps", {}).get("silver") or {}).get("stats"))
+
+
 def change_counts(stats: dict[str, Any]) -> dict[str, int]:
     """The merge's counts under the names users read (status, summaries)."""
     return {
@@ -303,7 +338,7 @@ def change_counts(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def _changes_anything(result: Any) -> bool:
-    return bool(result.new_versions.num_rows or result.closed.num_rows)
+    return bool(result.writes_anything)
 
 
 def _write_version(

@@ -7,6 +7,9 @@ job. No type guessing ever, so `00409669510` keeps its zeros. A malformed file f
 
 Parsing is pyarrow's multithreaded CSV reader. Only when a file is broken is it parsed a
 second time (single-threaded, or with the `csv` module) to find the line number to report.
+
+Encoding (`decoding`): a file valid in the dataset's `encoding` is parsed as it is; only a
+file that is not is decoded line by line first (the fallback encoding for invalid lines).
 """
 
 from __future__ import annotations
@@ -25,17 +28,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from ppdw.errors import DataQualityError
+from ppdw.runtime.decoding import UTF8_NAMES, decode_lines, first_invalid_offset
 
 if TYPE_CHECKING:
     from ppdw.config.models import Source
 
 _BOM = codecs.BOM_UTF8
-_UTF8_NAMES = frozenset({"utf8", "utf-8", "utf_8", "utf-8-sig", "utf_8_sig"})
 #: Column that catches the empty field after the trailing `|` of every RRF line.
 _RRF_TRAILING = "__rrf_trailing__"
 _DEFAULT_BLOCK = 1 << 20
 _MAX_BLOCK = 1 << 31  # pyarrow's block_size is an int32
-_CHECK_CHUNK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class SourceFormat:
 @dataclass
 class ReadResult:
     table: pa.Table  # every column pa.string(), original names, values untrimmed
-    encoding: str  # the encoding actually used
+    encoding: str  # the dataset's encoding, in which every line but the fallback ones was read
+    fallback_lines: int = 0  # lines not valid in `encoding`, decoded with `fallback_encoding`
 
 
 def read_text_table(
@@ -82,14 +85,20 @@ def read_text_table(
         raise DataQualityError("empty_source", f"{source_name} is empty (no bytes)")
     if raw.size >= len(_BOM) and raw.slice(0, len(_BOM)).to_pybytes() == _BOM:
         raw = raw.slice(len(_BOM))
-    encoding = _choose_encoding(raw, fmt, source_name)
+    encoding, fallback_lines = fmt.encoding, 0
+    bad = first_invalid_offset(raw, fmt.encoding)
+    if bad is not None:
+        content, fallback_lines = decode_lines(
+            raw, bad, fmt.encoding, fmt.fallback_encoding, source_name
+        )
+        raw, encoding = pa.py_buffer(content), "utf-8"
     names, skip = _column_names(raw, fmt, encoding, source_name)
     table = _parse_single_lines(content, raw, fmt, encoding, names, skip)
     if table is None:
         table = _parse(raw, fmt, encoding, names, skip, source_name)
     if fmt.format == "rrf":
         table = _drop_rrf_trailing(table, raw, encoding, source_name)
-    return ReadResult(table=table, encoding=encoding)
+    return ReadResult(table=table, encoding=fmt.encoding, fallback_lines=fallback_lines)
 
 
 def _load(data: bytes | str | pathlib.Path) -> bytes:
@@ -141,46 +150,6 @@ def _convert_options(names: list[str]) -> pv.ConvertOptions:
         column_types=dict.fromkeys(names, pa.string()),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
-    )
-
-
-def _first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
-    """Byte offset of the first byte not valid in `encoding`, or None (streamed, flat memory)."""
-    if encoding.lower() in _UTF8_NAMES and _valid_utf8(raw):
-        return None  # Arrow's vectorized check; the decoder below only to find the offset
-    decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(raw)
-    for start in range(0, len(view), _CHECK_CHUNK):
-        chunk = view[start : start + _CHECK_CHUNK]
-        try:
-            decoder.decode(chunk, final=start + _CHECK_CHUNK >= len(view))
-        except UnicodeDecodeError as exc:
-            return start + exc.start
-    return None
-
-
-def _valid_utf8(raw: pa.Buffer) -> bool:
-    """The whole buffer is valid UTF-8 (the buffer seen as one large_string value)."""
-    offsets = pa.array([0, raw.size], pa.int64()).buffers()[1]
-    try:
-        pa.LargeStringArray.from_buffers(1, offsets, raw).validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _choose_encoding(raw: pa.Buffer, fmt: SourceFormat, source_name: str) -> str:
-    bad = _first_invalid_offset(raw, fmt.encoding)
-    if bad is None:
-        return fmt.encoding
-    if fmt.fallback_encoding and _first_invalid_offset(raw, fmt.fallback_encoding) is None:
-        return fmt.fallback_encoding
-    tried = fmt.encoding + (f" or {fmt.fallback_encoding}" if fmt.fallback_encoding else "")
-    line = raw.slice(0, bad).to_pybytes().count(b"\n") + 1
-    raise DataQualityError(
-        "encoding",
-        f"{source_name}: line {line} (byte {bad}) is not valid {tried}",
-        hint="set source.encoding / source.fallback_encoding in dataset.json",
     )
 
 
@@ -259,7 +228,7 @@ def _parse(
 def _read_options(
     names: list[str], skip: int, encoding: str, block: int, use_threads: bool
 ) -> pv.ReadOptions:
-    arrow_encoding = "utf8" if encoding.lower() in _UTF8_NAMES else encoding
+    arrow_encoding = "utf8" if encoding.lower() in UTF8_NAMES else encoding
     return pv.ReadOptions(
         column_names=names,
         skip_rows=skip,

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 #: Every timestamp the warehouse writes: millisecond unit, UTC (Athena reads these right).
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
-META_PREFIX = "meta_"
 META_INGEST_TIMESTAMP = "meta_ingest_timestamp"
 META_RUN_ID = "meta_run_id"
 META_SOURCE_FILE = "meta_source_file"
@@ -52,25 +51,26 @@ SILVER_META_FIELDS: tuple[pa.Field, ...] = (
 )
 SILVER_META: tuple[str, ...] = tuple(field.name for field in SILVER_META_FIELDS)
 
-#: Names a source column may not take: they would collide with a layer's own columns.
+#: The exact names of the columns ppdw writes itself. One rule (data.md, Silver): a source
+#: column with one of these (normalized) names fails the run (`bronze.to_bronze`); every
+#: other source column is a business column whatever its name (`meta_notes` is tracked).
 RESERVED_NAMES = frozenset(BRONZE_META) | frozenset(SILVER_META)
 
 OPEN_END = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-def is_meta(name: str) -> bool:
-    return name.startswith(META_PREFIX)
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_NAMES
 
 
 def business_columns(schema: pa.Schema) -> list[str]:
-    """Bronze columns that come from the source (everything but `meta_*`)."""
-    return [name for name in schema.names if not is_meta(name)]
+    """Columns that come from the source (every column but ppdw's own)."""
+    return [name for name in schema.names if not is_reserved(name)]
 
 
 def tracked_columns(schema: pa.Schema, keys: Sequence[str]) -> list[str]:
-    """Columns whose values make a version: not a key, not meta, not silver bookkeeping."""
-    skip = set(keys) | set(SILVER_META)
-    return [name for name in schema.names if name not in skip and not is_meta(name)]
+    """Columns whose values make a version: every source column but the keys."""
+    return [name for name in business_columns(schema) if name not in keys]
 
 
 def utc_ms(moment: datetime) -> datetime:

@@ -7,7 +7,9 @@ run-order check (rule 6); `apply_to_partition` turns that into the full new cont
 partition, leaving every version closed by an earlier run exactly as it was (rule 4).
 
 Everything is vectorized: hash joins (`Table.join`), column-wise comparison, and a record
-hash computed only for rows that are new or changed. Transforms work on any batch of rows
+hash computed only for rows that are new or changed (and, in the first run after the
+decimal rendering fix, for unchanged versions whose hash may be of the old form:
+`hash_upgrade`). Transforms work on any batch of rows
 that holds all rows of each key they touch.
 """
 
@@ -25,7 +27,8 @@ import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
 from ppdw.naming import year_month
-from ppdw.runtime.hashing import record_hash
+from ppdw.runtime.hash_upgrade import affected_columns, stale_hashes
+from ppdw.runtime.hashing import RECORD_HASH_FORM, record_hash
 from ppdw.runtime.schema import (
     BRONZE_META,
     CHANGE_TYPE,
@@ -80,6 +83,8 @@ class MergeStats:
     updates: int = 0
     deletes: int = 0
     unchanged: int = 0
+    rehashed: int = 0  # unchanged versions whose old-form record_hash was brought up to date
+    record_hash_form: int = RECORD_HASH_FORM  # the form of every hash this run writes
 
 
 def row_numbers(count: int) -> pa.Array:
@@ -94,14 +99,7 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
     rows = bronze.num_rows
     bad = _bad_key_mask(bronze, keys)
     rejected = bronze.filter(bad)
-    ratio = rejected.num_rows / rows if rows else 0.0
-    if ratio > dataset.quality.max_reject_ratio:
-        raise DataQualityError(
-            "null_business_key",
-            f"{rejected.num_rows} of {rows} rows ({ratio:.1%}) have a null or empty "
-            f"{'/'.join(keys)}, above max_reject_ratio {dataset.quality.max_reject_ratio:.1%}",
-            hint="check the source; the threshold is quality.max_reject_ratio in dataset.json",
-        )
+    check_reject_ratio(rejected.num_rows, rows, dataset)
     policy = dataset.silver.on_duplicate_key
     keep = _last_of_each_key(bronze, keys, bad) if policy != "fail" else None
     if keep is not None:
@@ -115,6 +113,19 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
         rows_read=rows, rejected=rejected.num_rows, duplicates=clean_rows - unique.num_rows
     )
     return unique, rejected, stats
+
+
+def check_reject_ratio(rejected: int, rows: int, dataset: Dataset) -> None:
+    """Rule 1's threshold over the whole snapshot (both engines call it)."""
+    ratio = rejected / rows if rows else 0.0
+    if ratio > dataset.quality.max_reject_ratio:
+        keys = dataset.business_key
+        raise DataQualityError(
+            "null_business_key",
+            f"{rejected} of {rows} rows ({ratio:.1%}) have a null or empty "
+            f"{'/'.join(keys)}, above max_reject_ratio {dataset.quality.max_reject_ratio:.1%}",
+            hint="check the source; the threshold is quality.max_reject_ratio in dataset.json",
+        )
 
 
 def _last_of_each_key(table: pa.Table, keys: list[str], bad: pa.ChunkedArray) -> pa.Array | None:
@@ -172,18 +183,29 @@ def _fail_on_conflicts(numbered: pa.Table, groups: pa.Table, keys: list[str]) ->
     """`on_duplicate_key: fail`: identical copies are fine, differing rows are not."""
     dup_keys = groups.filter(pc.greater(groups.column(f"{_ROW}_count"), 1)).select(keys)
     dups = numbered.join(dup_keys, keys, join_type="left semi")
-    business = [c for c in dups.column_names if c != _ROW and c not in BRONZE_META]
-    distinct = dups.group_by(business, use_threads=False).aggregate([])
-    per_key = distinct.group_by(keys, use_threads=False).aggregate([([], "count_all")])
-    conflicts = per_key.filter(pc.greater(per_key.column("count_all"), 1))
+    conflicts = key_conflicts(dups, keys)
     if conflicts.num_rows:
-        first = _sort(conflicts.select(keys), keys, by_date=False).slice(0, 1).to_pylist()[0]
-        shown = ", ".join(f"{k}={v!r}" for k, v in first.items())
-        raise DataQualityError(
-            "duplicate_key",
-            f"{conflicts.num_rows} key(s) have rows with different values, e.g. {shown}",
-            hint="fix the source, or set silver.on_duplicate_key to keep_last",
-        )
+        raise duplicate_key_error(conflicts)
+
+
+def key_conflicts(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """The keys (sorted) whose rows in `table` differ in a business column (rule 2)."""
+    business = [c for c in table.column_names if c != _ROW and c not in BRONZE_META]
+    distinct = table.group_by(business, use_threads=False).aggregate([])
+    per_key = distinct.group_by(list(keys), use_threads=False).aggregate([([], "count_all")])
+    conflicts = per_key.filter(pc.greater(per_key.column("count_all"), 1))
+    return _sort(conflicts.select(list(keys)), keys, by_date=False)
+
+
+def duplicate_key_error(conflicts: pa.Table) -> DataQualityError:
+    """`on_duplicate_key: fail` for these conflicting keys (sorted, at least one)."""
+    first = conflicts.slice(0, 1).to_pylist()[0]
+    shown = ", ".join(f"{k}={v!r}" for k, v in first.items())
+    return DataQualityError(
+        "duplicate_key",
+        f"{conflicts.num_rows} key(s) have rows with different values, e.g. {shown}",
+        hint="fix the source, or set silver.on_duplicate_key to keep_last",
+    )
 
 
 @dataclass
@@ -193,10 +215,19 @@ class MergeResult:
     stats: MergeStats
     keys: tuple[str, ...] = ()
     tracked: tuple[str, ...] = ()
+    #: Current versions left unchanged, with their old-form record_hash brought up to date
+    #: (`hash_upgrade`); nothing else in them differs from what silver holds.
+    rehashed: pa.Table | None = None
 
     @property
     def schema(self) -> pa.Schema:
         return self.new_versions.schema
+
+    @property
+    def writes_anything(self) -> bool:
+        """False when the run leaves every partition as it is (no data file written)."""
+        rehashed = self.rehashed.num_rows if self.rehashed is not None else 0
+        return bool(self.new_versions.num_rows or self.closed.num_rows or rehashed)
 
 
 def merge(
@@ -208,12 +239,14 @@ def merge(
     run_time: datetime,
     force: bool = False,
     base_stats: MergeStats | None = None,
+    upgrade_hashes: bool = True,
 ) -> MergeResult:
     """Apply SCD2 rule 3 to one clean snapshot (see module docstring).
 
     `current`: the current versions (is_current true) in silver schema, possibly empty; a
     table without columns means "no silver yet". `base_stats` (from `prepare_snapshot`) is
-    carried into the result's statistics.
+    carried into the result's statistics. `upgrade_hashes`: look for old-form hashes among
+    the unchanged current versions (`hash_upgrade`); False once a run has done it.
     """
     keys = list(dataset.business_key)
     moment = utc_ms(run_time)
@@ -236,6 +269,7 @@ def merge(
     new_s, gone_c, both_s, both_c = pairs
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
     changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
+    rehashed = _rehashed(current, both_c, changed, tracked, look=upgrade_hashes)
     tombstone = dataset.silver.deletes == "tombstone"
     if not tombstone:
         gone_c = gone_c.slice(0, 0)
@@ -255,8 +289,27 @@ def merge(
         updates=updates.num_rows,
         deletes=deletes.num_rows,
         unchanged=len(both_s) - len(changed_s),
+        rehashed=rehashed.num_rows,
     )
-    return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked))
+    return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked), rehashed)
+
+
+def _rehashed(
+    current: pa.Table,
+    matched: pa.Array,
+    changed: pa.Array,
+    tracked: Sequence[str],
+    *,
+    look: bool,
+) -> pa.Table:
+    """The unchanged current versions (`matched` and not `changed`) whose record_hash is of
+    the old decimal form, with the documented one (`hash_upgrade`)."""
+    if not look or not affected_columns(current.schema, tracked):
+        return current.slice(0, 0)  # the common case: no work at all
+    rows, hashes = stale_hashes(current, matched.filter(pc.invert(changed)), tracked)
+    versions = current.take(rows)
+    at = versions.schema.get_field_index(RECORD_HASH)
+    return versions.set_column(at, RECORD_HASH, hashes)
 
 
 def _with_year_month(current: pa.Table) -> pa.Table:
@@ -470,15 +523,22 @@ def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_mont
             EFFECTIVE_YEAR_MONTH, pa.repeat(pa.scalar(year_month), existing.num_rows)
         )
     closed = _in_month(result.closed, year_month)
+    rehashed = _in_month(_rehashed_or_empty(result), year_month)
     fresh = _in_month(result.new_versions, year_month)
     match = [*keys, RECORD_EFFECTIVE_DATE, IS_CURRENT]
-    if closed.num_rows:
-        probe = closed.select(match).set_column(
-            len(match) - 1, IS_CURRENT, pa.repeat(pa.scalar(True), closed.num_rows)
+    # The versions this run closes or rehashes are current in `existing`: they are replaced.
+    replaced = pa.concat_tables([closed.select(match), rehashed.select(match)])
+    if replaced.num_rows:
+        probe = replaced.set_column(
+            len(match) - 1, IS_CURRENT, pa.repeat(pa.scalar(True), replaced.num_rows)
         )
         existing = existing.join(probe, match, join_type="left anti")
-    parts = [conform(table, target) for table in (existing, closed, fresh)]
+    parts = [conform(table, target) for table in (existing, closed, rehashed, fresh)]
     return _sort(pa.concat_tables(parts), keys)
+
+
+def _rehashed_or_empty(result: MergeResult) -> pa.Table:
+    return result.rehashed if result.rehashed is not None else result.closed.slice(0, 0)
 
 
 def _in_month(table: pa.Table, ym: str) -> pa.Table:
@@ -495,8 +555,10 @@ def _partition_schema(existing: pa.Schema, result: pa.Schema) -> pa.Schema:
 
 def partitions_to_rewrite(result: MergeResult, run_time: datetime) -> list[str]:
     """Partitions holding a version closed by this run, plus the partition of T when this run
-    writes anything (rule 4); empty when the run changes nothing."""
+    writes anything (rule 4); empty when the run changes nothing. Partitions holding a
+    version whose record_hash this run brings up to date are added (`hash_upgrade`)."""
     months = set(pc.unique(result.closed.column(EFFECTIVE_YEAR_MONTH)).to_pylist())
+    months |= set(pc.unique(_rehashed_or_empty(result).column(EFFECTIVE_YEAR_MONTH)).to_pylist())
     if result.new_versions.num_rows:
         months.add(year_month(utc_ms(run_time)))
     return sorted(m for m in months if m is not None)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from ppdw.aws.session import AwsSession
 from ppdw.config.models import Warehouse
-from ppdw.errors import TargetError
+from ppdw.errors import TargetError, did_you_mean
 
 
 @dataclass
@@ -25,6 +25,8 @@ class TargetContext:
     aws: AwsSession
     account_id: str
     region: str
+    #: Athena is served here (AWS targets unless their config says `athena: false`).
+    athena: bool = False
     _on_close: list[Callable[[bool], None]] = field(default_factory=list)
 
     def on_close(self, callback: Callable[[bool], None]) -> None:
@@ -43,7 +45,8 @@ def choose_target_name(warehouse: Warehouse, explicit: str | None) -> str:
         known = ", ".join(sorted(warehouse.all_targets))
         raise TargetError(
             f"unknown target {name!r} (known: {known})",
-            "declare it under 'targets' in config/warehouse.json",
+            did_you_mean(name, sorted(warehouse.all_targets))
+            or "declare it under 'targets' in config/warehouse.json",
         )
     return name
 

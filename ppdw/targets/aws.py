@@ -32,4 +32,11 @@ def open_aws_target(name: str, config: TargetConfig, warehouse: Warehouse) -> Ta
             f"but the credentials answer for account {account}",
             "switch credentials (AWS_PROFILE) or fix 'account_id' in config/warehouse.json",
         )
-    return TargetContext(name=name, kind="aws", aws=aws, account_id=account, region=region)
+    return TargetContext(
+        name=name,
+        kind="aws",
+        aws=aws,
+        account_id=account,
+        region=region,
+        athena=config.athena,
+    )

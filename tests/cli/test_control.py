@@ -31,7 +31,7 @@ def edit_json(path: Path, *keys: str, value: object) -> None:
 
 @pytest.fixture
 def deployed(project: Path) -> Path:
-    code, _, err = invoke(project, "bootstrap-core")
+    code, _, err = invoke(project, "bootstrap-core", "--yes")
     assert code == 0, err
     code, _, err = invoke(project, "deploy", "nsde", "rxnorm")
     assert code == 0, err
@@ -39,20 +39,22 @@ def deployed(project: Path) -> Path:
 
 
 def test_bootstrap_core_creates_then_reports_no_changes(project: Path) -> None:
+    code, out, err = invoke(project, "bootstrap-core", "--yes")
+    assert code == 0, err
+    assert "+ bucket pp-dw-123456789012" in out  # the plan, shown before applying on AWS
+    assert "+ create bucket pp-dw-123456789012" in err
+    assert "+ create role pp-dw-events-role" in err
     code, _, err = invoke(project, "bootstrap-core")
     assert code == 0, err
-    assert "create bucket pp-dw-123456789012" in err
-    assert "create role pp-dw-events-role" in err
-    code, _, err = invoke(project, "bootstrap-core")
-    assert code == 0, err
-    assert err.strip().endswith("no changes")
+    assert err.strip() == "No changes on target aws: the resources match the configuration."
     assert "create" not in err
 
 
-def test_bootstrap_core_dry_run_changes_nothing(project: Path) -> None:
+def test_bootstrap_core_dry_run_changes_nothing_and_exits_like_plan(project: Path) -> None:
     code, out, err = invoke(project, "bootstrap-core", "--dry-run")
-    assert code == 0, err
+    assert code == 2, err
     assert "pp_dw_bronze" in out
+    assert "Run `ppdw bootstrap-core` to apply." in out
     code, _, _ = invoke(project, "plan", "--core")
     assert code == 2  # still everything to create
 
@@ -67,13 +69,13 @@ def test_deploy_refuses_before_bootstrap(project: Path) -> None:
 def test_second_deploy_reports_no_changes(deployed: Path) -> None:
     code, _, err = invoke(deployed, "deploy", "--all")
     assert code == 0, err
-    assert err.strip().endswith("no changes")
+    assert err.strip().endswith("No changes on target aws: the resources match the configuration.")
 
 
 def test_plan_exit_0_when_clean_and_2_after_warehouse_edit(deployed: Path) -> None:
     code, _, err = invoke(deployed, "plan")
     assert code == 0, err
-    assert "no changes" in err
+    assert "No changes on target aws" in err
 
     edit_json(deployed / "config/warehouse.json", "glue", "workers", value=3)
     code, out, err = invoke(deployed, "plan", "--json")
@@ -181,7 +183,7 @@ def test_add_dataset_rrf_needs_columns(project: Path) -> None:
 
 
 def test_add_dataset_deploy_deploys_it(project: Path) -> None:
-    assert invoke(project, "bootstrap-core")[0] == 0
+    assert invoke(project, "bootstrap-core", "--yes")[0] == 0
     code, _, err = invoke(project, "add-dataset", "orange_book", "--deploy")
     assert code == 0, err
     assert "create function pp-dw-raw-fetch-orange_book" in err
@@ -218,7 +220,7 @@ def test_destroy_dataset_removes_stack_and_keeps_data(deployed: Path) -> None:
 def test_destroy_leaves_unmanaged_resources_alone(project: Path) -> None:
     import boto3
 
-    assert invoke(project, "bootstrap-core")[0] == 0
+    assert invoke(project, "bootstrap-core", "--yes")[0] == 0
     glue = boto3.client("glue", region_name="us-east-1")
     glue.create_job(
         Name="pp-dw-bronze-nsde",
@@ -251,3 +253,90 @@ def test_every_command_help_has_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "Example: ppdw" in result.stdout
+
+
+# ------------------------------------------------------------- plans and approval
+
+
+def buckets() -> list[str]:
+    import boto3
+
+    return [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+
+
+def test_bootstrap_core_without_a_terminal_refuses_to_grant_iam_unapproved(project: Path) -> None:
+    code, out, err = invoke(project, "bootstrap-core")
+    assert code == 2
+    assert "Error: approval needed on target aws: role pp-dw-glue-role: grants new IAM" in err
+    assert "--yes" in err
+    assert "+ role pp-dw-glue-role" in out  # the plan was shown
+    assert buckets() == []  # nothing applied
+
+
+def test_require_approval_never_applies_without_asking(project: Path) -> None:
+    code, _, err = invoke(project, "bootstrap-core", "--require-approval", "never")
+    assert code == 0, err
+    assert buckets() == ["pp-dw-123456789012"]
+
+
+@pytest.mark.parametrize(("answer", "code", "created"), [("n\n", 2, False), ("y\n", 0, True)])
+def test_on_a_terminal_bootstrap_core_asks_before_granting_iam(
+    project: Path, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, created: bool
+) -> None:
+    monkeypatch.setattr("ppdw.cli.control._terminal", lambda: True)
+    got, _, err = invoke(project, "bootstrap-core", stdin=answer)
+    assert got == code, err
+    assert "Needs approval: role pp-dw-glue-role: grants new IAM permissions" in err
+    assert "Apply these changes on target aws?" in err
+    assert (buckets() == ["pp-dw-123456789012"]) is created
+
+
+def test_any_change_level_asks_even_for_a_schedule_switch(deployed: Path) -> None:
+    schedule = deployed / "fda/nsde/config/dataset.json"
+    edit_json(schedule, "schedule", "enabled", value=True)
+    code, _, err = invoke(deployed, "deploy", "nsde")
+    assert code == 0, err  # an in-place update needs no approval by default
+    edit_json(schedule, "schedule", "enabled", value=False)
+    code, _, err = invoke(deployed, "deploy", "nsde", "--require-approval", "any-change")
+    assert code == 2
+    assert "rule pp-dw-schedule-nsde: update" in err
+
+
+def test_plan_reads_like_terraform_one_change_per_line(deployed: Path) -> None:
+    edit_json(deployed / "config/warehouse.json", "glue", "workers", value=3)
+    edit_json(deployed / "fda/nsde/config/dataset.json", "description", value="NSDE, edited")
+    code, out, _ = invoke(deployed, "plan")
+    assert code == 2
+    lines = out.splitlines()
+    assert "    ~ job pp-dw-bronze-nsde" in lines
+    assert "        NumberOfWorkers: 2 -> 3" in lines
+    code_hash = next(line for line in lines if line.strip().startswith("CodeSha256:"))
+    old, new = code_hash.split(": ", 1)[1].split(" -> ")
+    assert len(old) == len(new) == 13  # hashes shortened to their first characters
+    assert old.endswith("…")
+    assert lines[-2] == "Plan: 0 to add, 6 to change, 0 to destroy."
+    assert lines[-1] == "Run `ppdw bootstrap-core` and `ppdw deploy` to apply."
+    assert all(len(line) <= 120 for line in lines)  # nothing folded over several lines
+    code, out, _ = invoke(deployed, "plan", "--json")
+    assert json.loads(out)["summary"] == {"add": 0, "change": 6, "destroy": 0}
+
+
+def test_deploy_dry_run_exits_like_plan(deployed: Path) -> None:
+    code, _, _ = invoke(deployed, "deploy", "--dry-run")
+    assert code == 0
+    edit_json(deployed / "config/warehouse.json", "glue", "workers", value=3)
+    code, out, _ = invoke(deployed, "deploy", "--dry-run")
+    assert code == 2
+    assert "Run `ppdw deploy` to apply." in out
+
+
+def test_deploy_and_validate_speak_json(deployed: Path) -> None:
+    edit_json(deployed / "fda/nsde/config/dataset.json", "schedule", "enabled", value=True)
+    code, out, err = invoke(deployed, "deploy", "nsde", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["applied"] == 3  # the rule, the uploaded dataset.json, the fetch code
+    assert document["summary"] == {"add": 0, "change": 3, "destroy": 0}
+    code, out, _ = invoke(deployed, "validate", "--json")
+    assert code == 0
+    assert json.loads(out) == {"valid": True, "datasets": ["nsde", "rxnorm"]}

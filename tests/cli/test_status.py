@@ -21,6 +21,7 @@ def test_status_json_on_a_fresh_local_target(project: Path) -> None:
             "dataset": item["dataset"],
             "deployed": False,
             "last_run": None,
+            "last_change_run": None,
             "raw": {"runs": 0, "latest_run_id": None},
             "bronze": {"partitions": 0, "latest_partition": None, "latest_rows": 0},
             "silver": {

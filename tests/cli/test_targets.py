@@ -31,7 +31,7 @@ def buckets() -> list[str]:
 @pytest.mark.usefixtures("moto_aws")
 def test_a_named_target_refuses_another_account_and_changes_nothing(project: Path) -> None:
     set_warehouse(project, targets={"prod": {"kind": "aws", "account_id": "999999999999"}})
-    code, err = invoke(project, "--target", "prod", "bootstrap-core")
+    code, err = invoke(project, "--target", "prod", "bootstrap-core", "--yes")
     assert code == 2
     assert "target 'prod' expects account 999999999999" in err
     assert "answer for account 123456789012" in err
@@ -43,7 +43,7 @@ def test_a_named_target_refuses_another_account_and_changes_nothing(project: Pat
 def test_a_named_target_with_the_right_account_acts(project: Path) -> None:
     prod = {"kind": "aws", "account_id": "123456789012", "region": "us-east-1"}
     set_warehouse(project, targets={"prod": prod})
-    code, err = invoke(project, "--target", "prod", "bootstrap-core")
+    code, err = invoke(project, "--target", "prod", "bootstrap-core", "--yes")
     assert code == 0, err
     assert buckets() == ["pp-dw-123456789012"]
 
@@ -60,7 +60,7 @@ def test_ppdw_target_env_chooses_the_target(project: Path, monkeypatch: pytest.M
 @pytest.mark.usefixtures("moto_aws")
 def test_an_invalid_bucket_name_is_refused_before_any_call(project: Path) -> None:
     set_warehouse(project, bucket="{prefix}_{account}_Data")
-    code, err = invoke(project, "--target", "aws", "bootstrap-core")
+    code, err = invoke(project, "--target", "aws", "bootstrap-core", "--yes")
     assert code == 2
     assert "bucket: 'pp-dw_123456789012_Data' is not a valid S3 bucket name" in err
     assert buckets() == []

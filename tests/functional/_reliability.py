@@ -78,7 +78,7 @@ class Warehouse:
         if probe.exit_code != 0:
             make_core(aws_target(), load_project(self.root), list(datasets))
             return
-        for args in (("bootstrap-core",), ("deploy", *datasets)):
+        for args in (("bootstrap-core", "--yes"), ("deploy", "--yes", *datasets)):
             result = self.cli(*args)
             assert result.exit_code == 0, describe(result)
 

@@ -36,7 +36,9 @@ RUN_TIMES = {
 def aws_target() -> TargetContext:
     """The `aws` target as `--target aws` opens it (moto answers in this process)."""
     aws = make_session(region="us-east-1")
-    return TargetContext(name="aws", kind="aws", aws=aws, account_id=ACCOUNT, region="us-east-1")
+    return TargetContext(
+        name="aws", kind="aws", aws=aws, account_id=ACCOUNT, region="us-east-1", athena=True
+    )
 
 
 def make_core(target: TargetContext, project: Project, datasets: list[str]) -> None:

@@ -72,6 +72,46 @@ def _check_new_column(wh: Warehouse) -> None:
 def _check_cp1252(wh: Warehouse) -> None:
     assert wh.current("nsde")[_ndc11(3)]["proprietary_name"] == "PRODUCT 3 CAF\u00e9"
     assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}
+    assert _fallback_lines(wh) == 1
+
+
+def _fallback_lines(wh: Warehouse) -> int:
+    """Lines the bad run read with the fallback encoding, from its run record."""
+    record = _load(_run_record(wh, "nsde", BAD_RUN_ID))
+    bronze = record["steps"]["bronze"]["stats"]  # type: ignore[index]
+    return int(bronze["fallback_lines"])
+
+
+def _check_utf8_with_stray_byte(wh: Warehouse) -> None:
+    current = wh.current("nsde")
+    # Valid UTF-8 lines are read as UTF-8 (not `CAFÃ‰`, `MÃœNCHEN`); only line 6 is cp1252.
+    names = {i: current[_ndc11(i)]["proprietary_name"] for i in (3, 4, 5, 6)}
+    assert names == {**make_bad.UTF8_NAMES, 5: make_bad.STRAY_NAME, 6: "PRODUCT 6"}
+    assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 3, "DELETE": 0}
+    assert _fallback_lines(wh) == 1
+
+
+def _check_cp1252_whole_file(wh: Warehouse) -> None:
+    current = wh.current("nsde")
+    names = {i: current[_ndc11(i)]["proprietary_name"] for i in (3, 4, 5)}
+    assert names == {**make_bad.UTF8_NAMES, 5: make_bad.STRAY_NAME}
+    assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 3, "DELETE": 0}
+    assert _fallback_lines(wh) == 3
+
+
+def _check_cp1252_multiline(wh: Warehouse) -> None:
+    assert wh.current("nsde")[_ndc11(3)]["proprietary_name"] == make_bad.MULTILINE_NAME
+    assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}
+    assert _fallback_lines(wh) == 1
+
+
+def _check_meta_named_column(wh: Warehouse) -> None:
+    current = wh.current("nsde")
+    assert current[_ndc11(1)]["meta_notes"] == "CHECKED"
+    assert all(row["meta_notes"] is None for key, row in current.items() if key != _ndc11(1))
+    assert ("meta_notes", "string") in wh.table_columns(wh.silver_db, "nsde")
+    # A source column is tracked whatever its name: the row holding a value is an UPDATE.
+    assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}
 
 
 def _check_huge_field(wh: Warehouse) -> None:
@@ -127,6 +167,10 @@ def _load(text: str) -> object:
 CHECKS: dict[str, Callable[[Warehouse], None]] = {
     "new_column": _check_new_column,
     "cp1252_byte": _check_cp1252,
+    "utf8_with_stray_cp1252_byte": _check_utf8_with_stray_byte,
+    "cp1252_whole_file": _check_cp1252_whole_file,
+    "cp1252_in_quoted_multiline_value": _check_cp1252_multiline,
+    "meta_named_column": _check_meta_named_column,
     "huge_field": _check_huge_field,
     "null_keys_below_threshold": _check_null_keys_below,
     "duplicate_keys_keep_last": _check_keep_last,

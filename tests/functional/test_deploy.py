@@ -118,19 +118,33 @@ def test_glue_jobs_and_crawlers(deployed: Path) -> None:
     job = glue.get_job(JobName="pp-dw-silver-rxnorm")["Job"]
     assert job["Command"]["Name"] == "glueetl"
     assert job["Command"]["ScriptLocation"] == f"s3://{BUCKET}/scripts/rxnorm/silver_job.py"
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", "G.1X", 2)
+    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.1", "G.1X", 2)
     args = job["DefaultArguments"]
     assert args["--extra-py-files"] == f"s3://{BUCKET}/scripts/_runtime/ppdw_runtime.zip"
-    assert args["--additional-python-modules"] == "pyarrow==26.0.1,pydantic==2.14.4"
+    # Glue 5.1 provides pyarrow 22 and numpy 2.3: only pydantic and its closure are added
+    assert args["--additional-python-modules"].startswith("pydantic==2.14.4,pydantic-core==")
+    assert "pyarrow" not in args["--additional-python-modules"]
+    assert args["--aws_region"] == "us-east-1"
+    # Glue 5.x logs to /aws-glue/jobs/output and /error without the 4.0-era switch
+    assert "--enable-continuous-cloudwatch-log" not in args
+    assert args["--table_creation"] == "schema"
     assert args["--config_key"] == "scripts/rxnorm/dataset.json"
     assert (args["--bronze_database"], args["--silver_database"]) == (
         "pp_dw_bronze",
         "pp_dw_silver",
     )
     assert (args["--run_id"], args["--force"]) == ("none", "false")
-    crawler = glue.get_crawler(Name="pp-dw-bronze-nsde-crawler")["Crawler"]
-    assert crawler["Targets"]["S3Targets"] == [{"Path": f"s3://{BUCKET}/bronze/bronze_nsde/"}]
-    assert crawler["DatabaseName"] == "pp_dw_bronze"
+    # schema discovery on demand: the crawler updates the table the jobs made, never
+    # a table named after the folder (with `table_creation: schema`, the default)
+    crawler = glue.get_crawler(Name="pp-dw-silver-nsde-crawler")["Crawler"]
+    assert crawler["Targets"]["CatalogTargets"] == [
+        {"DatabaseName": "pp_dw_silver", "Tables": ["nsde"]}
+    ]
+    assert not crawler["Targets"].get("S3Targets")
+    output = json.loads(crawler["Configuration"])["CrawlerOutput"]
+    assert output["Tables"] == {"AddOrUpdateBehavior": "MergeNewColumns"}
+    assert output["Partitions"] == {"AddOrUpdateBehavior": "InheritFromTable"}
+    assert crawler["DatabaseName"] == "pp_dw_silver"
     assert "Schedule" not in crawler or not crawler["Schedule"]
     assert crawler["SchemaChangePolicy"]["DeleteBehavior"] == "LOG"
     s3 = boto3.client("s3")

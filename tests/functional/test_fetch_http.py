@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -148,6 +150,46 @@ def test_404_fails_at_once(s3: Any, server: Server) -> None:
     assert slept == []
     assert len(server.requests) == 1
     assert _everything(s3) == []
+
+
+def _failing_dns(errno: int) -> Any:
+    def opener(request: Any, timeout: float) -> Any:
+        raise urllib.error.URLError(socket.gaierror(errno, "resolver says no"))
+
+    return opener
+
+
+def test_an_unknown_host_fails_at_once_naming_it(s3: Any) -> None:
+    slept: list[float] = []
+    with pytest.raises(PpdwError) as caught:
+        fetch(
+            s3,
+            _config(),
+            run_id="r1",
+            run_time=T1,
+            source="https://downloads.example.invalid/x.zip",
+            opener=_failing_dns(socket.EAI_NONAME),
+            sleep=slept.append,
+        )
+    assert "cannot resolve the host 'downloads.example.invalid'" in caught.value.message
+    assert caught.value.hint == "check the host name in the source URL (and this machine's DNS)"
+    assert slept == []
+    assert _everything(s3) == []
+
+
+def test_a_temporary_dns_failure_is_retried(s3: Any) -> None:
+    slept: list[float] = []
+    with pytest.raises(PpdwError, match="after 5 attempts"):
+        fetch(
+            s3,
+            _config(),
+            run_id="r1",
+            run_time=T1,
+            source="https://downloads.example.org/x.zip",
+            opener=_failing_dns(socket.EAI_AGAIN),
+            sleep=slept.append,
+        )
+    assert slept == [1.0, 2.0, 4.0, 8.0]
 
 
 def test_partial_downloads_never_complete(s3: Any, server: Server) -> None:

@@ -25,7 +25,7 @@ from tests.functional._reliability import SourceServer, Warehouse, describe, err
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
 SECRET = "FAKE-umls-key-7f3a9c0e55"
-SECRET_NAME = "ppdw/umls-api-key"
+SECRET_NAME = "pp-dw/umls-api-key"
 PASSWORD = "pw-in-url-91b2"
 AS_OF = "2026-11-01T06:00:00Z"
 

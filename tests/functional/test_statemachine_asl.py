@@ -258,7 +258,7 @@ def cli(project: Path, *args: str) -> None:
 
 @pytest.fixture
 def deployed(services: Services, project: Path) -> Project:
-    cli(project, "bootstrap-core")
+    cli(project, "bootstrap-core", "--yes")
     cli(project, "deploy", "nsde")
     boto3.client("s3").create_bucket(Bucket=INCOMING)
     return load_project(project)
@@ -528,7 +528,7 @@ def test_scheduled_start_names_the_run_from_the_event_time(
     config = json.loads(path.read_text())
     config["source"]["url"] = f"s3://{INCOMING}/scheduled/{ZIP}"
     path.write_text(json.dumps(config))
-    cli(project, "bootstrap-core")
+    cli(project, "bootstrap-core", "--yes")
     cli(project, "deploy", "nsde")
     boto3.client("s3").create_bucket(Bucket=INCOMING)
     loaded = load_project(project)
@@ -545,6 +545,13 @@ def test_scheduled_start_names_the_run_from_the_event_time(
         sup.aws_target(), loaded, "nsde", arn, progress, sleep=bounded_sleep("scheduled")
     )
 
+    # named in two Pass states (Step Functions allows 10 intrinsics in one field)
+    entered = [
+        str(e["stateEnteredEventDetails"]["name"])
+        for e in sfn.get_execution_history(executionArn=arn)["events"]
+        if str(e["type"]).endswith("StateEntered")
+    ]
+    assert entered[:4] == ["NameRun", "NameScheduledRun", "FormatRunId", "Fetch"]
     assert services.lambda_events[0]["run_id"] == "nsde-20261101-060000"
     assert services.lambda_events[0]["source"] is None
     argv = services.job_argv[loaded.warehouse.names.dataset("nsde").job("silver")]

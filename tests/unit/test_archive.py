@@ -115,9 +115,15 @@ def test_truncated_archive_is_corrupt() -> None:
     assert "cut.zip" in caught.value.message
 
 
-def test_not_a_zip_is_corrupt() -> None:
-    with pytest.raises(DataQualityError, match=r"archive_corrupt: page\.html"):
+def test_not_a_zip_is_named_as_such_not_as_a_truncated_download() -> None:
+    with pytest.raises(DataQualityError) as caught:
         open_zip(io.BytesIO(b"<html>rate limited</html>"), "page.html")
+    assert caught.value.message == (
+        "archive_corrupt: page.html is not a zip archive (it starts with b'<htm')"
+    )
+    assert caught.value.hint is not None
+    assert "truncated" not in caught.value.hint
+    assert "give the zip file itself" in caught.value.hint
 
 
 def test_encrypted_member_is_refused() -> None:

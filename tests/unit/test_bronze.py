@@ -179,10 +179,24 @@ def test_same_input_and_run_gives_the_same_table() -> None:
     assert bronze(raw).table.equals(bronze(raw).table)
 
 
-def test_a_source_column_named_like_a_meta_column_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("column", "normalized"),
+    [("Meta Run ID", "meta_run_id"), ("Record Hash", "record_hash"), ("IS_CURRENT", "is_current")],
+)
+def test_a_source_column_with_a_name_ppdw_writes_is_refused_by_name(
+    column: str, normalized: str
+) -> None:
     with pytest.raises(DataQualityError) as info:
-        bronze(text_table({"ndc11": ["1"], "Meta Run ID": ["x"]}))
+        bronze(text_table({"ndc11": ["1"], column: ["x"]}))
     assert info.value.rule == "reserved_column"
+    assert f"'{column}' ({normalized})" in str(info.value)
+    assert "f.csv" in str(info.value)
+
+
+def test_other_meta_named_source_columns_are_business_columns() -> None:
+    result = bronze(text_table({"ndc11": ["1"], "Meta Notes": ["checked"], "meta": ["m"]}))
+    assert result.table.column_names[:3] == ["ndc11", "meta_notes", "meta"]
+    assert result.table.column("meta_notes").to_pylist() == ["checked"]
 
 
 def test_a_key_column_containing_date_stays_text() -> None:

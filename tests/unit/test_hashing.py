@@ -77,6 +77,76 @@ def test_golden_record_hash() -> None:
     assert record_hash(table, table.column_names).to_pylist() == GOLDEN_HASH
 
 
+def golden_decimals() -> pa.Table:
+    """Scales 0, 2, 9 and 18: zero, the smallest unit, negative and the largest values.
+    At scale >= 7 Arrow's own cast would give `0E-9`, `1E-9`, `-1.00E-7`."""
+
+    def column(values: list[str | None], precision: int, scale: int) -> pa.Array:
+        return pa.array(
+            [None if v is None else Decimal(v) for v in values], pa.decimal128(precision, scale)
+        )
+
+    return pa.table(
+        {
+            "d0": column(["0", "1", "-7", "999999999999", None], 12, 0),
+            "d2": column(["0", "0.01", "-0.05", "99999999.99", None], 10, 2),
+            "d9": column(
+                [
+                    "0",
+                    "0.000000001",
+                    "-0.0000001",
+                    "-99999999999999999999999999999.999999999",
+                    "0.000001",
+                ],
+                38,
+                9,
+            ),
+            "d18": column(
+                [
+                    "0",
+                    "0.000000000000000001",
+                    "-1.5",
+                    "99999999999999999999.999999999999999999",
+                    "-0.000000000000000001",
+                ],
+                38,
+                18,
+            ),
+        }
+    )
+
+
+GOLDEN_DECIMAL_TEXT = [
+    "d0\x1f0\x1ed18\x1f0.000000000000000000\x1ed2\x1f0.00\x1ed9\x1f0.000000000",
+    "d0\x1f1\x1ed18\x1f0.000000000000000001\x1ed2\x1f0.01\x1ed9\x1f0.000000001",
+    "d0\x1f-7\x1ed18\x1f-1.500000000000000000\x1ed2\x1f-0.05\x1ed9\x1f-0.000000100",
+    "d0\x1f999999999999\x1ed18\x1f99999999999999999999.999999999999999999\x1ed2\x1f99999999.99"
+    "\x1ed9\x1f-99999999999999999999999999999.999999999",
+    "d18\x1f-0.000000000000000001\x1ed9\x1f0.000001000",
+]
+
+# Computed once from GOLDEN_DECIMAL_TEXT with hashlib and written here.
+GOLDEN_DECIMAL_HASH = [
+    "b144e81ef9f13fea6d9359faa4799bc1",
+    "96b84e6bab84e067f1f7b8ba50a2430b",
+    "224b4c6a3d7153d7aaeefdbfc30f5bca",
+    "ed6219fb536e2a38d3f6fba238227ee8",
+    "f1820a468674a9c21e5cf01c1f5aefa3",
+]
+
+
+def test_golden_decimals_are_plain_with_exactly_the_scale_digits() -> None:
+    table = golden_decimals()
+    assert canonical_text(table, table.column_names).to_pylist() == GOLDEN_DECIMAL_TEXT
+    assert record_hash(table, table.column_names).to_pylist() == GOLDEN_DECIMAL_HASH
+
+
+def test_decimal_rendering_does_not_depend_on_chunks_or_slices() -> None:
+    whole = golden_decimals()
+    parts = pa.Table.from_batches(whole.slice(1).to_batches(max_chunksize=2))
+    assert canonical_text(parts, parts.column_names).to_pylist() == GOLDEN_DECIMAL_TEXT[1:]
+
+
 def test_hash_is_md5_of_the_canonical_utf8_text() -> None:
     expected = [hashlib.md5(text.encode("utf-8")).hexdigest() for text in GOLDEN_TEXT]
     assert expected == GOLDEN_HASH
@@ -113,10 +183,18 @@ def test_a_value_in_a_new_column_changes_the_hash() -> None:
     assert not record_hash(before, ["a"]).equals(record_hash(after, ["a", "new_col"]))
 
 
-def test_meta_columns_are_refused() -> None:
-    table = pa.table({"a": ["1"], "meta_run_id": ["r1"]})
-    with pytest.raises(ValueError, match="meta"):
-        canonical_text(table, ["a", "meta_run_id"])
+@pytest.mark.parametrize("name", ["meta_run_id", "meta_source_file", "record_hash"])
+def test_ppdw_own_columns_are_refused(name: str) -> None:
+    table = pa.table({"a": ["1"], name: ["r1"]})
+    with pytest.raises(ValueError, match=name):
+        canonical_text(table, ["a", name])
+
+
+def test_a_source_column_starting_with_meta_is_hashed_like_any_other() -> None:
+    table = pa.table({"a": ["1"], "meta_notes": ["checked"]})
+    assert canonical_text(table, ["a", "meta_notes"]).to_pylist() == [
+        "a\x1f1\x1emeta_notes\x1fchecked"
+    ]
 
 
 def test_all_null_rows_keep_the_row_count() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ppdw.config.loader import load_project
+from ppdw.config.models import SourceAuth
 from ppdw.deploy.policies import (
     JUSTIFIED_WILDCARD_SIDS,
     RoleDocuments,
@@ -78,8 +79,6 @@ def test_every_resource_is_the_warehouse_own(roles: dict[str, RoleDocuments]) ->
         f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/pp-dw-raw-fetch-",
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:pp-dw-raw-fetch-",
         f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:pp-dw-pipeline-",
-        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:pp-dw/",
-        f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/pp-dw/",
     )
     for role in roles.values():
         for statement in statements(role):
@@ -87,14 +86,70 @@ def test_every_resource_is_the_warehouse_own(roles: dict[str, RoleDocuments]) ->
                 assert resource == "*" or resource.startswith(allowed_prefixes), resource
 
 
-def test_lambda_writes_only_raw(roles: dict[str, RoleDocuments]) -> None:
-    writes = [
+def actions_on(role: RoleDocuments, action: str) -> list[str]:
+    return [
         r
-        for s in statements(roles["pp-dw-lambda-role"])
-        if "s3:PutObject" in as_list(s["Action"])
+        for s in statements(role)
+        if action in as_list(s["Action"])
         for r in as_list(s["Resource"])
     ]
-    assert writes == [f"{BUCKET_ARN}/raw/*"]
+
+
+def test_lambda_writes_raw_and_run_records_only(roles: dict[str, RoleDocuments]) -> None:
+    fetch = roles["pp-dw-lambda-role"]
+    runs = f"{BUCKET_ARN}/silver/_runs/*/*"
+    assert actions_on(fetch, "s3:PutObject") == [f"{BUCKET_ARN}/raw/*", runs]
+    assert actions_on(fetch, "s3:GetObject") == [f"{BUCKET_ARN}/raw/*", runs]
+    # clearing a run folder, and the download of an unchanged source
+    assert actions_on(fetch, "s3:DeleteObject") == [f"{BUCKET_ARN}/raw/*"]
+
+
+def test_lambda_lists_exactly_the_prefixes_it_reads(roles: dict[str, RoleDocuments]) -> None:
+    # Without s3:ListBucket on a prefix, S3 answers 403 (not 404) for a missing key there:
+    # the first run of a dataset reads a `_last_success.json` that does not exist yet.
+    (listing,) = [
+        s for s in statements(roles["pp-dw-lambda-role"]) if s["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Resource"] == BUCKET_ARN
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["raw/*", "silver/_runs/*/*"]}}
+
+
+def test_no_secret_access_unless_a_dataset_names_one(roles: dict[str, RoleDocuments]) -> None:
+    for role in roles.values():
+        for statement in statements(role):
+            for action in as_list(statement["Action"]):
+                assert not action.startswith(("secretsmanager:", "ssm:")), (role.name, action)
+
+
+def test_secret_access_is_exactly_the_named_secrets() -> None:
+    warehouse = load_project(REPO).warehouse
+    secrets = [
+        SourceAuth(kind="secretsmanager", name="pp-dw/umls-api-key"),
+        SourceAuth(kind="ssm", name="/pp-dw/other/key"),
+    ]
+    documents = role_documents(warehouse, ACCOUNT, "us-east-1", secrets)
+    (fetch,) = [r for r in documents if r.name == "pp-dw-lambda-role"]
+    assert actions_on(fetch, "secretsmanager:GetSecretValue") == [
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:pp-dw/umls-api-key-??????"
+    ]
+    assert actions_on(fetch, "ssm:GetParameter") == [
+        f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/pp-dw/other/key"
+    ]
+    others = [r for r in documents if r.name != "pp-dw-lambda-role"]
+    assert not any(actions_on(r, "secretsmanager:GetSecretValue") for r in others)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")],
+)
+def test_every_arn_is_in_the_region_partition(region: str, partition: str) -> None:
+    warehouse = load_project(REPO).warehouse
+    secrets = [SourceAuth(kind="secretsmanager", name="pp-dw/key")]
+    for role in role_documents(warehouse, ACCOUNT, region, secrets):
+        for statement in statements(role):
+            for resource in as_list(statement["Resource"]):
+                assert resource == "*" or resource.startswith(f"arn:{partition}:"), resource
 
 
 def test_events_role_only_starts_pipelines(roles: dict[str, RoleDocuments]) -> None:

@@ -57,8 +57,78 @@ def test_quoted_field_with_newline_and_doubled_quote() -> None:
 def test_cp1252_bytes_fall_back_to_the_fallback_encoding() -> None:
     data = "name,price\nCaf\u00e9 \u2013 brand,1\n".encode("cp1252")
     result = read_text_table(data, CSV, source_name="product.txt")
-    assert result.encoding == "cp1252"
     assert result.table.column("name").to_pylist() == ["Caf\u00e9 \u2013 brand"]
+    assert (result.encoding, result.fallback_lines) == ("utf-8", 1)
+
+
+def test_only_the_line_with_a_stray_byte_uses_the_fallback() -> None:
+    data = (
+        b"\xef\xbb\xbfNDC11,City\n"
+        + "1,M\u00dcNCHEN\n2,CAF\u00c9\n".encode()
+        + b"3,NI\xd1O\n"
+        + "4,\u20ac 5\n".encode()
+    )
+    result = read_text_table(data, CSV, source_name="nsde.csv")
+    assert result.table.column_names == ["NDC11", "City"]
+    assert result.table.column("City").to_pylist() == [
+        "M\u00dcNCHEN",
+        "CAF\u00c9",
+        "NI\u00d1O",
+        "\u20ac 5",
+    ]
+    assert result.fallback_lines == 1
+
+
+def test_a_whole_cp1252_file_reads_line_by_line_with_every_non_ascii_line_counted() -> None:
+    text = "k,name\n1,CAF\u00c9\n2,plain\n3,NI\u00d1O \u2013 \u20ac\n4,\u00fcber\n"
+    result = read_text_table(text.encode("cp1252"), CSV, source_name="f.csv")
+    assert result.table.column("name").to_pylist() == [
+        "CAF\u00c9",
+        "plain",
+        "NI\u00d1O \u2013 \u20ac",
+        "\u00fcber",
+    ]
+    assert result.fallback_lines == 3
+
+
+def test_valid_utf8_never_uses_the_fallback() -> None:
+    text = "k,name\n1,M\u00dcNCHEN\n2,\u00c3\u00a9 looks like cp1252 but is UTF-8\n"
+    result = read_text_table(("\ufeff" + text).encode(), CSV, source_name="f.csv")
+    assert result.table.column("name").to_pylist() == [
+        "M\u00dcNCHEN",
+        "\u00c3\u00a9 looks like cp1252 but is UTF-8",
+    ]
+    assert (result.encoding, result.fallback_lines) == ("utf-8", 0)
+
+
+def test_a_quoted_value_spanning_lines_decodes_each_of_its_lines_on_its_own() -> None:
+    data = (
+        b'k,note\n1,"first line Z\xc3\x9cRICH\nsecond line caf\xe9, ok\nthird"\n'
+        b"2,NI\xd1O\r\n3,M\xc3\x9cNCHEN\n"
+    )
+    result = read_text_table(data, CSV, source_name="f.csv")
+    assert result.table.column("note").to_pylist() == [
+        "first line Z\u00dcRICH\nsecond line caf\u00e9, ok\nthird",
+        "NI\u00d1O",
+        "M\u00dcNCHEN",
+    ]
+    assert result.fallback_lines == 2
+
+
+def test_a_line_invalid_in_both_encodings_names_the_file_and_line() -> None:
+    data = "k,name\n1,CAF\u00c9\n".encode() + b"2,NI\xd1O\n3,bad \x81\x8d\n"
+    with pytest.raises(DataQualityError) as info:
+        read_text_table(data, CSV, source_name="nsde.csv")
+    assert info.value.rule == "encoding"
+    assert "nsde.csv: line 4" in str(info.value)
+    assert "utf-8 or cp1252" in str(info.value)
+
+
+def test_an_invalid_last_line_without_line_end_is_decoded_too() -> None:
+    data = b"k,name\n1,ok\n2,caf\xe9"
+    result = read_text_table(data, CSV, source_name="f.csv")
+    assert result.table.column("name").to_pylist() == ["ok", "caf\u00e9"]
+    assert result.fallback_lines == 1
 
 
 def test_invalid_bytes_without_fallback_name_the_file_and_line() -> None:
@@ -211,3 +281,38 @@ def test_plain_file_with_blank_lines_and_no_final_line_end_reads_every_record() 
         {"a": "2", "b": "y, z"},
         {"a": "3", "b": "w"},
     ]
+
+
+def test_no_per_line_fallback_where_a_line_end_byte_is_not_a_line_end() -> None:
+    fmt = SourceFormat(format="csv", delimiter=",", encoding="utf-16-le")
+    with pytest.raises(DataQualityError) as info:
+        read_text_table("k\n1\n".encode("utf-16-le") + b"\n", fmt, source_name="f.csv")
+    assert info.value.rule == "encoding"
+    assert "not valid utf-16-le or cp1252" in str(info.value)
+
+
+def test_a_file_of_many_blocks_decodes_each_line_on_its_own() -> None:
+    # ~3 MiB: the decoder works in 1 MiB blocks; invalid lines fall in several of them,
+    # and valid non-ASCII lines sit in the same blocks.
+    lines = []
+    for i in range(60_000):
+        if i % 997 == 0:
+            lines.append(f"{i},CAF\u00c9 {i}".encode("cp1252"))
+        else:
+            lines.append(f"{i},M\u00dcNCHEN {'x' * 40}".encode())
+    data = b"k,name\n" + b"\n".join(lines) + b"\n"
+    result = read_text_table(data, CSV, source_name="big.csv")
+    expected = [
+        line.decode("utf-8") if i % 997 else line.decode("cp1252") for i, line in enumerate(lines)
+    ]
+    names = result.table.column("name").to_pylist()
+    assert names == [line.split(",", 1)[1] for line in expected]
+    assert result.fallback_lines == len(range(0, 60_000, 997))
+
+
+def test_another_dataset_encoding_keeps_its_valid_lines() -> None:
+    # 0x80 is the euro sign in cp1252; 0x81 is undefined there, and U+0081 in latin-1.
+    fmt = SourceFormat(format="csv", delimiter=",", encoding="cp1252", fallback_encoding="latin-1")
+    result = read_text_table(b"k,v\n1,\x80 5\n2,x\x81y\n3,\xe9\n", fmt, source_name="f.csv")
+    assert result.table.column("v").to_pylist() == ["\u20ac 5", "x\x81y", "\u00e9"]
+    assert result.fallback_lines == 1

@@ -162,6 +162,15 @@ def test_meta_columns_do_not_make_a_change() -> None:
     assert result.new_versions.num_rows == 0
 
 
+def test_a_source_column_named_meta_something_is_tracked() -> None:
+    silver = Silver(make_dataset())
+    silver.run(bronze_table([{**A1, "meta_notes": "checked"}]), T1)
+    result = silver.run(bronze_table([{**A1, "meta_notes": "rechecked"}]), T2)
+    assert result.stats.updates == 1
+    assert "meta_notes" in result.tracked
+    assert [r["meta_notes"] for r in silver.rows() if r["is_current"]] == ["rechecked"]
+
+
 def test_leading_zeros_of_a_text_key_survive_into_silver() -> None:
     silver = loaded({"k": "00409669510", "name": "AMIDATE", "size": 1})
     assert silver.rows("k") == [{"k": "00409669510"}]

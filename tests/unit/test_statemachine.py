@@ -86,15 +86,21 @@ def test_machine_timeout_covers_every_step_with_retries() -> None:
     assert machine_timeout(SETTINGS) >= sum(steps.values())
 
 
-def test_scheduled_start_is_named_from_the_event_time() -> None:
-    name_run = states()["NameScheduledRun"]["Parameters"]["run_id.$"]
-    assert name_run.startswith("States.Format('nsde-{}{}{}-{}{}{}'")
-    assert "States.StringSplit($.run_time, '-:TZ.')" in name_run
+def test_scheduled_start_is_named_from_the_event_time_in_two_pass_states() -> None:
     assert states()["NameRun"]["Choices"][0] == {
         "Variable": "$.run_id",
         "IsNull": True,
         "Next": "NameScheduledRun",
     }
+    split = states()["NameScheduledRun"]
+    assert split["Parameters"]["time_parts.$"] == "States.StringSplit($.run_time, '-:TZ.')"
+    assert split["Next"] == "FormatRunId"
+    name_run = states()["FormatRunId"]
+    assert name_run["Parameters"]["run_id.$"].startswith("States.Format('nsde-{}{}{}-{}{}{}'")
+    assert "States.ArrayGetItem($.time_parts, 5)" in name_run["Parameters"]["run_id.$"]
+    # the execution input's shape again, without the intermediate parts
+    assert set(name_run["Parameters"]) == {"run_id.$", "run_time.$", "source.$", "force.$"}
+    assert name_run["Next"] == "Fetch"
 
 
 def test_execution_input_shape() -> None:

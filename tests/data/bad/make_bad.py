@@ -261,18 +261,55 @@ def _missing_key_column() -> bytes:
     return nsde_zip(nsde_bytes(rows, header=[NSDE_HEADER[i] for i in keep]))
 
 
-def _new_column() -> bytes:
-    rows = nsde_rows()
-    for index, row in enumerate(rows):
-        row.append("ACME LABS" if index == 0 else "")
-    return nsde_zip(nsde_bytes(rows, header=[*NSDE_HEADER, "Labeler Name"]))
-
-
 def _cp1252_byte() -> bytes:
     # 0xE9 is not valid UTF-8 here but is `é` in cp1252: the fallback reads the file.
     rows = nsde_rows()
     body = nsde_bytes(rows).replace(b"PRODUCT 3,", b"PRODUCT 3 CAF\xe9,", 1)
     return nsde_zip(body)
+
+
+#: Valid UTF-8 names that a whole-file cp1252 read would garble (`MÃœNCHEN`).
+UTF8_NAMES = {3: "CAF\u00c9", 4: "M\u00dcNCHEN"}
+#: `NI\xd1O`: cp1252 for `NIÑO`, not valid UTF-8.
+STRAY_NAME = "NI\u00d1O"
+
+
+def _utf8_with_stray_cp1252_byte() -> bytes:
+    rows = nsde_rows()
+    for i, name in UTF8_NAMES.items():
+        rows[i - 1][2] = name
+    body = nsde_bytes(rows).replace(b"PRODUCT 5,", b"NI\xd1O,", 1)
+    return nsde_zip(body)
+
+
+def _cp1252_whole_file() -> bytes:
+    rows = nsde_rows()
+    for i, name in {**UTF8_NAMES, 5: STRAY_NAME}.items():
+        rows[i - 1][2] = name
+    return nsde_zip(nsde_bytes(rows, encoding="cp1252"))
+
+
+#: A quoted value over two lines: the first valid UTF-8, the second with a cp1252 byte.
+MULTILINE_NAME = "LINE ONE M\u00dcNCHEN\nLINE TWO NI\u00d1O"
+
+
+def _cp1252_in_quoted_multiline_value() -> bytes:
+    rows = nsde_rows()
+    rows[2][2] = MULTILINE_NAME
+    body = nsde_bytes(rows).replace("TWO NI\u00d1O".encode(), b"TWO NI\xd1O", 1)
+    return nsde_zip(body)
+
+
+def _extra_column(name: str, value: str) -> Callable[[], bytes]:
+    """The base with one more column, holding `value` in the first row only."""
+
+    def build() -> bytes:
+        rows = nsde_rows()
+        for index, row in enumerate(rows):
+            row.append(value if index == 0 else "")
+        return nsde_zip(nsde_bytes(rows, header=[*NSDE_HEADER, name]))
+
+    return build
 
 
 def _undecodable_bytes() -> bytes:
@@ -409,7 +446,7 @@ CASES: tuple[Case, ...] = (
         "nsde",
         "extra column `Labeler Name`, a value in one row only",
         _OK,
-        _new_column,
+        _extra_column("Labeler Name", "ACME LABS"),
     ),
     Case(
         "cp1252_byte",
@@ -419,11 +456,55 @@ CASES: tuple[Case, ...] = (
         _cp1252_byte,
     ),
     Case(
+        "utf8_with_stray_cp1252_byte",
+        "nsde",
+        "valid UTF-8 `CAFÉ`, `MÜNCHEN` on lines 4, 5 and cp1252 `NI\\xd1O` on line 6: "
+        "only line 6 is read with the fallback",
+        _OK,
+        _utf8_with_stray_cp1252_byte,
+    ),
+    Case(
+        "cp1252_whole_file",
+        "nsde",
+        "the whole file in cp1252, three lines with non-ASCII names",
+        _OK,
+        _cp1252_whole_file,
+    ),
+    Case(
+        "cp1252_in_quoted_multiline_value",
+        "nsde",
+        "a quoted value over two lines: UTF-8 `MÜNCHEN` on the first, cp1252 `NI\\xd1O` on "
+        "the second",
+        _OK,
+        _cp1252_in_quoted_multiline_value,
+    ),
+    Case(
         "undecodable_bytes",
         "nsde",
         "bytes 0x81 0x8D: invalid in UTF-8 and in cp1252",
         _fail(_NSDE_FILE, ("encoding",), ("line 4",)),
         _undecodable_bytes,
+    ),
+    Case(
+        "meta_named_column",
+        "nsde",
+        "extra column `Meta Notes`, a value in one row only: a business column like any other",
+        _OK,
+        _extra_column("Meta Notes", "CHECKED"),
+    ),
+    Case(
+        "reserved_column_name",
+        "nsde",
+        "extra column `Record Hash`: a name silver writes itself",
+        _fail(_NSDE_FILE, ("reserved_column",), ("Record Hash",)),
+        _extra_column("Record Hash", "x"),
+    ),
+    Case(
+        "reserved_meta_column_name",
+        "nsde",
+        "extra column `META_SOURCE_FILE`: a name bronze writes itself",
+        _fail(_NSDE_FILE, ("reserved_column",), ("META_SOURCE_FILE",)),
+        _extra_column("META_SOURCE_FILE", "x"),
     ),
     Case(
         "too_many_fields",
