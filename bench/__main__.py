@@ -1,8 +1,8 @@
-"""`python -m bench --rows 1000000 [--json] [--repeat 5] [--only NAME]`: run the suite.
+"""`python -m bench [--rows 100000,1000000] [--repeat 3] [--only e2e,aws,...] [--json]`.
 
 Prints the Markdown tables (or, with `--json`, one JSON document) on stdout and writes
 `bench/RESULTS.md` unless `--results` names another file or `--no-results` is given.
-Exit status: 0 when every goal is met and every output check is equal, 1 otherwise.
+Exit status: 0 when every goal is met and every check is equal, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _rows(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text}") from None
     if not rows or min(rows) < 1000:
         raise argparse.ArgumentTypeError("rows must be at least 1000")
-    return rows
+    return sorted(set(rows))
 
 
 def _only(text: str) -> frozenset[str]:
@@ -43,38 +43,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rows",
         type=_rows,
-        default=[1_000_000],
-        help="row count(s), comma-separated, e.g. 100000,1000000 (default 1000000)",
+        default=[100_000, 1_000_000],
+        help="row counts, comma-separated (default 100000,1000000); goals apply at the largest",
     )
-    p.add_argument("--repeat", type=int, default=5, help="timed runs per step (default 5)")
+    p.add_argument("--repeat", type=int, default=3, help="repeats of every run (default 3)")
     p.add_argument(
         "--only",
         type=_only,
         default=frozenset(),
-        help=f"comma-separated sections to run: {', '.join(SECTIONS)}",
+        help=f"comma-separated sections: {', '.join(SECTIONS)} (default: all)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument(
-        "--fetch-mb",
-        type=int,
-        default=1024,
-        help="size of the file the fetch step moves (default 1024 MB)",
+        "--fetch-mb", type=int, default=1024, help="size of the fetch section's file (MB)"
     )
     p.add_argument(
         "--workdir",
         type=Path,
         default=None,
-        help="where data and outputs go (default: a temporary folder, removed)",
+        help="where data and warehouses go (default: a temporary folder, removed); "
+        "generated data is cached there",
     )
-    p.add_argument(
-        "--no-memory", action="store_true", help="skip the peak-RSS runs in fresh processes"
-    )
-    p.add_argument(
-        "--results",
-        type=Path,
-        default=DEFAULT_RESULTS,
-        help="Markdown file to write (default bench/RESULTS.md)",
-    )
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="Markdown file to write")
     p.add_argument("--no-results", action="store_true", help="do not write a results file")
     return p
 
@@ -87,10 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(
             rows=args.rows,
             repeat=max(1, args.repeat),
-            workdir=args.workdir or Path(tmp),
+            workdir=(args.workdir or Path(tmp)).resolve(),
             only=args.only,
             fetch_mb=args.fetch_mb,
-            memory=not args.no_memory,
         )
         report = run(options)
     text = markdown(report)
@@ -100,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
     else:
         sys.stdout.write(text + "\n")
-    failed = [g.name for g in report.goals if not g.ok] + [
+    failed = [f"{g.name} ({g.rows or '-'} rows)" for g in report.goals if not g.ok] + [
         name for name, problem in report.checks.items() if problem is not None
     ]
     if failed:

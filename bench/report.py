@@ -1,27 +1,30 @@
-"""Render a `Report` as the Markdown tables printed by the bench and written to RESULTS.md.
+"""Render a `Report` as the Markdown printed by the bench and written to RESULTS.md.
 
-Rule: numbers only from the report (what was measured in this run); the prose around them
-is fixed, except the scaling verdict, which is computed from the measured per-row cost.
+Rule: every number comes from the report (what this one run measured); the prose around
+the tables is fixed.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from bench.suite import Goal, Measured, Report
+from bench.e2e import PHASES, RUNS, median
+from bench.suite import COMPARED, LIVE, Goal, Report
 
 MB = 1e6
-GB = 1e9
-#: Memory of the smallest Glue worker the design uses (G.1X: 4 vCPU, 16 GB).
-GLUE_G1X_BYTES = 16 * GB
 
 
-def _mb(value: int | None) -> str:
-    return "-" if value is None else f"{value / MB:,.0f}"
+def _mb(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value / MB:,.0f}"
+
+
+def _s(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
 
 
 def _goal_value(goal: Goal) -> str:
-    if goal.unit in ("x",):
+    if goal.unit == "x":
         return f"{goal.value:.2f}x"
     if goal.unit == "s":
         return f"{goal.value:+.3f} s"
@@ -29,8 +32,6 @@ def _goal_value(goal: Goal) -> str:
 
 
 def _goal_limit(goal: Goal) -> str:
-    if math.isinf(goal.limit):
-        return "(reported)"
     if goal.unit == "x":
         return f"<= {goal.limit:g}x"
     if goal.unit == "s":
@@ -41,8 +42,8 @@ def _goal_limit(goal: Goal) -> str:
 def goals_table(report: Report) -> list[str]:
     lines = ["| goal | rows | measured | goal | met | note |", "|---|---:|---:|---|---|---|"]
     for goal in report.goals:
-        met = "-" if math.isinf(goal.limit) else ("yes" if goal.ok else "**NO**")
         rows = f"{goal.rows:,}" if goal.rows else "-"
+        met = "yes" if goal.ok else "**NO**"
         lines.append(
             f"| {goal.name} | {rows} | {_goal_value(goal)} | {_goal_limit(goal)} | {met} "
             f"| {goal.note} |"
@@ -50,151 +51,186 @@ def goals_table(report: Report) -> list[str]:
     return lines
 
 
-def timings_table(report: Report) -> list[str]:
+def _median_of(runs: list[dict[str, Any]], key: str) -> float:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return median([float(v) for v in values])
+
+
+def e2e_table(report: Report) -> list[str]:
     lines = [
-        "| step | median s | runs (s) | peak RSS MB | detail |",
-        "|---|---:|---|---:|---|",
+        "| rows | run | ppdw s | DuckDB s | ppdw / DuckDB | ppdw peak RSS MB | DuckDB peak RSS MB "
+        "| ppdw written MB | ppdw keeps MB | DuckDB written MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in report.measured.values():
-        runs = ", ".join(f"{r:.3f}" for r in m.runs)
-        lines.append(
-            f"| {m.name} | {m.median:.3f} | {runs} | {_mb(m.peak_rss_bytes)} | {_detail(m)} |"
-        )
+    for rows in report.rows:
+        for run in RUNS:
+            ppdw, peer = report.select(rows, "ppdw", run), report.select(rows, "duckdb", run)
+            if not ppdw:
+                continue
+            mine, theirs = _median_of(ppdw, "seconds"), _median_of(peer, "seconds")
+            kept = (report.sizes.get(f"{rows}.{run}.ppdw") or {}).get("kept")
+            lines.append(
+                f"| {rows:,} | {run.replace('_', ' ')} | {_s(mine)} | {_s(theirs)} | "
+                f"{_s(mine / theirs) + 'x' if peer else '-'} | "
+                f"{_mb(_median_of(ppdw, 'peak_rss_bytes'))} | "
+                f"{_mb(_median_of(peer, 'peak_rss_bytes'))} | "
+                f"{_mb(_median_of(ppdw, 'write_bytes'))} | "
+                f"{_mb(sum(kept.values())) if kept else '-'} | "
+                f"{_mb(_median_of(peer, 'write_bytes'))} |"
+            )
     return lines
 
 
-def _detail(m: Measured) -> str:
-    keep = (
-        "rows",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "rejected",
-        "files_written",
-        "data_files_written",
-        "arrow_bytes",
-        "current_arrow_bytes",
-        "snapshot_arrow_bytes",
-        "bytes",
-        "mb_per_s",
-    )
-    parts = []
-    for key in keep:
-        if key in m.detail:
-            value = m.detail[key]
-            if key.endswith("bytes"):
-                value = f"{value / MB:,.0f} MB"
-            elif isinstance(value, float):
-                value = f"{value:,.1f}"
-            parts.append(f"{key}={value}")
-    return ", ".join(parts)
+def phases_table(report: Report, rows: int) -> list[str]:
+    """Median seconds of each phase, and its share of the whole run."""
+    names = ("state load", "fetch", "bronze", "silver", "state save", "other")
+    lines = [
+        "| run | total s | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
+    for tool in ("ppdw", "duckdb"):
+        for run in COMPARED:
+            runs = report.select(rows, tool, run)
+            if not runs:
+                continue
+            total = _median_of(runs, "seconds")
+            keys = PHASES if tool == "ppdw" else ("-", "extract", "bronze", "silver", "-")
+            cells = []
+            known = 0.0
+            for key in keys:
+                values = [r["phases"].get(key) for r in runs if key in r["phases"]]
+                if not values:
+                    cells.append("-")
+                    continue
+                value = median([float(v) for v in values])
+                known += value
+                cells.append(f"{value:.2f} ({value / total:.0%})")
+            other = total - known
+            cells.append(f"{other:.2f} ({other / total:.0%})")
+            label = f"{'ppdw' if tool == 'ppdw' else 'DuckDB'} {run.replace('_', ' ')}"
+            lines.append(f"| {label} | {total:.2f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def aws_table(report: Report) -> list[str]:
+    lines = [
+        "| rows | run | AWS-shaped s | embedded s | AWS-shaped / embedded | phases (AWS-shaped) |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for rows in report.rows:
+        for run in RUNS:
+            shaped = report.select(rows, "ppdw-aws", run)
+            if not shaped:
+                continue
+            mine = _median_of(shaped, "seconds")
+            local = _median_of(report.select(rows, "ppdw", run), "seconds")
+            phases = ", ".join(
+                f"{k} {median([float(r['phases'][k]) for r in shaped if k in r['phases']]):.2f}"
+                for k in ("fetch", "bronze", "silver")
+                if any(k in r["phases"] for r in shaped)
+            )
+            lines.append(
+                f"| {rows:,} | {run.replace('_', ' ')} | {_s(mine)} | {_s(local)} | "
+                f"{_s(mine / local)}x | {phases} |"
+            )
+    return lines
+
+
+def live_table(report: Report) -> list[str]:
+    lines = ["| rows | output | median s | runs (s) |", "|---:|---|---:|---|"]
+    for rows in report.rows:
+        for tty, label in ((False, "plain lines (not a terminal)"), (True, "live view (terminal)")):
+            runs = report.select(rows, LIVE, "churn", tty=tty)
+            if not runs:
+                continue
+            shown = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+            lines.append(f"| {rows:,} | {label} | {_median_of(runs, 'seconds'):.2f} | {shown} |")
+    return lines
 
 
 def checks_table(report: Report) -> list[str]:
     lines = ["| check | result |", "|---|---|"]
     for name, problem in report.checks.items():
-        lines.append(f"| {name} | {'equal' if problem is None else 'DIFFERENT: ' + problem} |")
+        lines.append(f"| {name} | {'equal' if problem is None else '**' + problem + '**'} |")
     return lines
 
 
-def scaling_table(report: Report) -> list[str]:
+def runs_table(report: Report) -> list[str]:
     lines = [
-        "| rows | bronze s | bronze peak RSS MB | silver apply s | silver peak RSS MB "
-        "| silver RSS bytes/row | first load s | no-change s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rows | repeat | tool | run | s | load (1 min) | peak RSS MB | written MB | CPU s |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
-    for rows in report.rows:
-        b = report.measured.get(f"{rows}.bronze.ppdw")
-        s = report.measured.get(f"{rows}.silver.apply.ppdw")
-        f = report.measured.get(f"{rows}.silver.first_load.ppdw")
-        n = report.measured.get(f"{rows}.silver.no_change.ppdw")
-        per_row = f"{s.peak_rss_bytes / rows:,.0f}" if s and s.peak_rss_bytes else "-"
+    for r in report.runs:
+        tool = r["tool"] + (" (terminal)" if r["tty"] else "")
+        cpu = r["user_seconds"] + r["system_seconds"]
         lines.append(
-            f"| {rows:,} | {_sec(b)} | {_mb(b.peak_rss_bytes if b else None)} | {_sec(s)} "
-            f"| {_mb(s.peak_rss_bytes if s else None)} | {per_row} | {_sec(f)} | {_sec(n)} |"
+            f"| {r['rows']:,} | {r['repeat']} | {tool} | {r['run'].replace('_', ' ')} | "
+            f"{r['seconds']:.2f} | {r['load1']:.2f} | {_mb(r['peak_rss_bytes'])} | "
+            f"{_mb(r['write_bytes'])} | {cpu:.2f} |"
         )
     return lines
 
 
-def _sec(m: Measured | None) -> str:
-    return "-" if m is None else f"{m.median:.2f}"
-
-
-def scaling_verdict(report: Report) -> str | None:
-    """Where one process stops being right, from the measured marginal memory per row."""
-    points = [
-        (rows, report.measured[f"{rows}.silver.apply.ppdw"].peak_rss_bytes)
-        for rows in report.rows
-        if f"{rows}.silver.apply.ppdw" in report.measured
-        and report.measured[f"{rows}.silver.apply.ppdw"].peak_rss_bytes
-    ]
-    if len(points) < 2:
-        return None
-    (r0, m0), (r1, m1) = points[0], points[-1]
-    assert m0 is not None
-    assert m1 is not None
-    per_row = max((m1 - m0) / (r1 - r0), 1.0)
-    limit_rows = (GLUE_G1X_BYTES / 2 - m0) / per_row + r0
-    return (
-        f"Silver's peak memory grows by about {per_row:,.0f} bytes per row "
-        f"({r0:,} -> {r1:,} rows). Keeping the peak under half of a G.1X worker's 16 GB, "
-        f"the single-process path holds up to roughly {limit_rows / 1e6:,.0f} million rows "
-        "of current silver plus snapshot; beyond that (or when the whole history no longer "
-        "fits one partition rewrite) the merge has to be split by key range or run on "
-        "Spark/DuckDB out-of-core."
-    )
+def _loads(report: Report) -> str:
+    loads = [r["load1"] for r in report.runs]
+    if not loads:
+        return "-"
+    return f"{min(loads):.2f} / {median(loads):.2f} / {max(loads):.2f}"
 
 
 def markdown(report: Report) -> str:
     info = report.info
+    start = ", ".join(f"{x:.2f}" for x in info.get("load_average", []))
+    end = ", ".join(f"{x:.2f}" for x in info.get("load_average_end", []))
     versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
-    load = ", ".join(f"{x:.2f}" for x in info.get("load_average", []))
-    load_end = ", ".join(f"{x:.2f}" for x in info.get("load_average_end", []))
     out = [
         "# ppdw benchmark results",
         "",
         "Written by `python -m bench` (see [README](README.md)); every number below was "
-        "measured in that one run. Times are medians of "
-        f"{report.repeat} runs after one warm-up; peak RSS is the kernel's high-water mark "
-        "(VmHWM) of a fresh process running the step once.",
+        "measured in that one run. ppdw runs through its console script on the embedded "
+        "`local` target; the DuckDB pipeline (`bench/duckdb_pipeline.py`) runs in its own "
+        "process on the same zips. Times are wall-clock medians over the repeats; each "
+        "ratio is the median of the per-repeat ratios of runs taken back to back.",
         "",
         f"- date: {info.get('date')}",
-        f"- machine: {info.get('cpus')} CPUs, {info.get('memory_bytes', 0) / GB:.1f} GB RAM, "
+        f"- machine: {info.get('cpus')} CPUs, {info.get('memory_bytes', 0) / 1e9:.1f} GB RAM, "
         f"{info.get('platform')}, Python {info.get('python')}",
-        f"- load average (1, 5, 15 min) at start: {load}; at the end: {load_end} "
-        "(the machine is shared: a load above the CPU count inflates every time, and the "
-        "ratios less so)",
+        f"- load average (1, 5, 15 min) at start: {start}; at the end: {end}; "
+        f"1-minute load at the runs (min / median / max): {_loads(report)} "
+        "(the machine is shared: a load above the CPU count stretches every time)",
         f"- libraries: {versions}",
-        f"- rows: {', '.join(f'{r:,}' for r in report.rows)}",
+        f"- rows: {', '.join(f'{r:,}' for r in report.rows)}; repeats: {report.repeat}",
         "",
-        "## Goals (issue 5)",
+        "## Goals (issue 14)",
         "",
         *goals_table(report),
         "",
-        "## Correctness checks (ppdw output vs the DuckDB peer)",
+        "## End to end, medians",
         "",
-        *checks_table(report),
-        "",
-        "## Every measurement",
-        "",
-        *timings_table(report),
+        *e2e_table(report),
         "",
     ]
-    if any(f"{r}.bronze.ppdw" in report.measured for r in report.rows):
-        out += ["## Scaling", "", *scaling_table(report), ""]
-        verdict = scaling_verdict(report)
-        if verdict:
-            out += [verdict, ""]
-    control = info.get("control_plane")
+    for rows in report.rows:
+        out += [f"## Where the time goes, {rows:,} rows (median s and share)", ""]
+        out += [*phases_table(report, rows), ""]
+    if any(r["tool"] == "ppdw-aws" for r in report.runs):
+        out += ["## AWS-shaped run (`--target aws --runner local` on `ppdw local serve`)", ""]
+        out += [*aws_table(report), ""]
+    if any(r["tty"] for r in report.runs):
+        out += ["## Live view", "", *live_table(report), ""]
+    out += ["## Correctness checks (ppdw against the DuckDB pipeline)", ""]
+    out += [*checks_table(report), ""]
+    control = report.extra.get("control_plane")
     if control:
-        mutating = ", ".join(control["second_pass_mutating"]) or "none"
         out += [
             "## Control plane",
             "",
-            f"Commands: {', '.join(control['commands'])}, run twice against a fresh moto "
-            f"server; calls counted by the server's request recorder. First pass: "
-            f"{control['first_pass_calls']} calls, {control['first_pass_mutating']} mutating. "
-            f"Second pass: {control['second_pass_calls']} calls, mutating: {mutating}.",
+            f"`ppdw bootstrap-core` then `ppdw deploy --all`, twice, against a fresh moto "
+            f"server: first pass {control['first_pass_calls']} calls, "
+            f"{control['first_pass_mutating']} mutating; second pass "
+            f"{control['second_pass_calls']} calls, mutating: "
+            f"{', '.join(control['second_pass_mutating']) or 'none'}.",
             "",
         ]
+    out += ["## Every run", "", *runs_table(report)]
     return "\n".join(out)

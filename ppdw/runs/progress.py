@@ -3,6 +3,11 @@
 Rule: progress is for people and goes to stderr only. On a terminal it is a rich live
 table (state, duration, detail); otherwise one plain line per state change, so CI logs
 stay readable. Time is injected so tests see fixed durations.
+
+Cost: the live table is rebuilt only when rich redraws it (a few times a second, on its
+own thread) or when a step changes state; progress callbacks (a download's chunks) only
+record numbers. So the running step's time ticks, and the view costs the run nothing it
+could measure (bench/RESULTS.md, live view).
 """
 
 from __future__ import annotations
@@ -47,6 +52,20 @@ class StepView:
         return (self.finished if self.finished is not None else now) - self.started
 
 
+class _Current:
+    """What `Live` draws: the table as of the moment of drawing, not of the last change."""
+
+    def __init__(self, progress: RunProgress) -> None:
+        self._progress = progress
+
+    def __rich__(self) -> Table:
+        return self._progress.render()
+
+
+#: Redraws per second of the live view: enough for a time shown in tenths to look alive.
+REFRESH_PER_SECOND = 4
+
+
 def format_bytes(count: int) -> str:
     return f"{count / 1_000_000:,.1f} MB"
 
@@ -82,7 +101,9 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         if self._live_enabled:
-            self._live = Live(self.render(), console=self.console, refresh_per_second=4)
+            self._live = Live(
+                _Current(self), console=self.console, refresh_per_second=REFRESH_PER_SECOND
+            )
             self._live.__enter__()
         else:
             self.console.print(self.title)
@@ -95,7 +116,7 @@ class RunProgress:
         tb: TracebackType | None,
     ) -> None:
         if self._live is not None:
-            self._live.update(self.render())
+            self._live.refresh()
             self._live.__exit__(exc_type, exc, tb)
             self._live = None
 
@@ -124,7 +145,7 @@ class RunProgress:
         if not changed:
             return
         if self._live is not None:
-            self._live.update(self.render())
+            self._live.refresh()
         else:
             took = format_duration(view.duration(now)) if view.finished is not None else ""
             parts = [f"{step}: {state}", took, view.detail if state != "running" else ""]
@@ -143,20 +164,22 @@ class RunProgress:
         """A line under the table (where the logs are, how to follow)."""
         self.footer = message
         if self._live is not None:
-            self._live.update(self.render())
+            self._live.refresh()
         else:
             self.console.print(message)
 
     def refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self.render())
+            self._live.refresh()
 
     def transfer(self, step: str) -> Callable[[int, int | None], None]:
-        """A byte-progress callback (downloads, uploads) drawn as a bar in `step`'s row."""
+        """A byte-progress callback (downloads, uploads) drawn as a bar in `step`'s row.
+
+        It only records the numbers: the next redraw shows them (a redraw per chunk would
+        cost the download more than the bytes do)."""
 
         def update(done: int, total: int | None) -> None:
             self.steps.setdefault(step, StepView(step)).transferred = (done, total)
-            self.refresh()
 
         return update
 

@@ -15,6 +15,7 @@ Two modes:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -24,19 +25,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from botocore.config import Config
+
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
 from ppdw.errors import AwsError, UsageError
-from ppdw.targets import TargetContext
+from ppdw.targets import TargetContext, bodies
 from ppdw.targets.lock import StateLock
-from ppdw.targets.state import SaveReport, load_state, save_state, state_dir
+from ppdw.targets.state import SaveReport, body_store, load_state, save_state, state_dir
 
 #: Fixed fake credentials of the local target (moto accepts any; never the user's).
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 #: Fast mode: moto does not reset boto3's default session on start (see facts/moto.md).
 MOTO_CONFIG: dict[str, dict[str, object]] = {"core": {"reset_boto3_session": False}}
 SERVER_FILE = "server.json"
+
+log = logging.getLogger(__name__)
 
 _ENV_CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -47,10 +52,29 @@ class ServerInfo:
     pid: int
 
 
+def lean_client_config() -> Config:
+    """Clients of the emulator compute no request checksums, validate none on responses
+    and sign no payloads: the bytes never leave this machine (in-process or loopback), so
+    hashing every body twice more would only cost time."""
+    return Config(  # type: ignore[call-arg]
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False},
+    )
+
+
 def local_session(region: str, endpoint_url: str | None = None) -> AwsSession:
-    return make_session(
+    """A session on the emulator (`lean_client_config`). Embedded (no endpoint), plain
+    object reads and writes skip HTTP altogether (`ppdw.targets.s3_direct`)."""
+    aws = make_session(
         credentials=FAKE_CREDENTIALS, region=region, endpoint_url=endpoint_url, isolated=True
     )
+    aws.config = aws.config.merge(lean_client_config())
+    if endpoint_url is None:
+        from ppdw.targets import s3_direct
+
+        s3_direct.install(aws.session, FAKE_CREDENTIALS["aws_access_key_id"])
+    return aws
 
 
 def isolate_environment(region: str, endpoint_url: str | None) -> Callable[[], None]:
@@ -147,6 +171,15 @@ def should_save(ok: bool) -> bool:
     return not isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit)
 
 
+def embedded_account() -> str:
+    """The account moto answers for the fixed keys (what STS GetCallerIdentity says,
+    computed as moto computes it: no client and no request needed in this process)."""
+    from moto.iam.models import get_account_id_from
+
+    key = FAKE_CREDENTIALS["aws_access_key_id"]
+    return os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(key)
+
+
 def start_moto() -> Callable[[], None]:
     """Start moto in this process with empty backends; returns its stop."""
     from moto import mock_aws
@@ -180,6 +213,18 @@ def _attached(name: str, region: str, server: ServerInfo) -> TargetContext:
     return target
 
 
+def use_body_store(directory: Path) -> tuple[bodies.BodyStore, Callable[[], None]]:
+    """Send new S3 object bodies to `directory`'s files; returns the store and its undo."""
+    store = body_store(directory)
+    bodies.activate(store)
+
+    def release() -> None:
+        bodies.activate(None)
+        store.close()
+
+    return store, release
+
+
 def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     lock = StateLock(directory)
     lock.acquire()
@@ -187,21 +232,33 @@ def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     try:
         undo.append(isolate_environment(region, None))
         undo.append(start_moto())
-        load_state(directory)
+        store, release = use_body_store(directory)
+        undo.append(release)
+        report = load_state(directory, store)
+        if report is not None:
+            log.info("local state loaded in %.3f s", report.seconds)
         aws = local_session(region)
-        account = caller_account(aws)
+        account = embedded_account()
     except BaseException:
         _run_all(reversed(undo))
         raise
     target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
-    target.on_close(lambda ok: _close(ok, directory, undo))
+    target.on_close(lambda ok: _close(ok, directory, store, undo))
     return target
 
 
-def _close(ok: bool, directory: Path, undo: list[Callable[[], None]]) -> None:
+def _close(
+    ok: bool, directory: Path, store: bodies.BodyStore, undo: list[Callable[[], None]]
+) -> None:
     try:
         if should_save(ok):
-            save_state(directory)
+            report = save_state(directory, store)
+            log.info(
+                "local state saved in %.3f s (%d bytes of metadata, %d object files)",
+                report.seconds,
+                report.state_bytes,
+                report.bodies_total,
+            )
     finally:
         _run_all(reversed(undo))
 
@@ -288,28 +345,42 @@ def serve_state(
     Holds the state lock throughout; `server.json` tells other ppdw invocations to talk
     to this endpoint instead of loading the state themselves.
     """
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     check_port_free(host, port)
     with StateLock(directory):
-        load_state(directory)
-        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        server.start()
+        store, release = use_body_store(directory)
         try:
-            bound_host, bound_port = server.get_host_and_port()
-            endpoint = f"http://{_url_host(bound_host)}:{bound_port}"
-            write_server(directory, ServerInfo(endpoint=endpoint, pid=os.getpid()))
-            account = caller_account(local_session(warehouse.region, endpoint))
-            ready(endpoint, warehouse.names.bucket(account), directory)
-            while not stop.wait(0.2):
-                pass
+            return _serve_loaded(warehouse, directory, store, host, port, ready, stop)
         finally:
-            remove_server(directory)
-            server.stop()
-        return save_state(directory)
+            release()
+
+
+def _serve_loaded(
+    warehouse: Warehouse,
+    directory: Path,
+    store: bodies.BodyStore,
+    host: str,
+    port: int,
+    ready: Callable[[str, str, Path], None],
+    stop: threading.Event,
+) -> SaveReport:
+    from moto.server import ThreadedMotoServer
+
+    load_state(directory, store)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        bound_host, bound_port = server.get_host_and_port()
+        endpoint = f"http://{_url_host(bound_host)}:{bound_port}"
+        write_server(directory, ServerInfo(endpoint=endpoint, pid=os.getpid()))
+        account = caller_account(local_session(warehouse.region, endpoint))
+        ready(endpoint, warehouse.names.bucket(account), directory)
+        while not stop.wait(0.2):
+            pass
+    finally:
+        remove_server(directory)
+        server.stop()
+    return save_state(directory, store)
 
 
 def _url_host(host: str) -> str:

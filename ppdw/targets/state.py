@@ -1,16 +1,18 @@
 """Persistence of the embedded moto state between ppdw invocations (the `local` target).
 
-Rule: the state on disk is always the last good one. A save writes new object bodies as
-content-addressed blob files (an unchanged body is never rewritten), then the state file
-through a temp file + fsync + `os.replace`, and only then drops unreferenced blobs. A load
-refuses state written by another ppdw, moto or format version rather than guess.
+Rule: the state on disk is always the last good one. S3 object bodies are already files
+(`ppdw.targets.bodies`, written once when uploaded): a save makes the new ones durable,
+writes the state file (metadata only) through a temp file + fsync + `os.replace`, and only
+then removes the body files and blobs no saved state names. A load refuses state written
+by another ppdw, moto or format version rather than guess.
 
 Mechanism (measured, see docs/local-target.md and bench/local_state.py): every moto
 service backend in use is pickled in one stream (so objects shared between services keep
 their identity). moto's own objects that do not pickle (locks, weak dictionaries,
 defaultdicts with lambda factories, used by Lambda, Step Functions and SSM) are reduced to
-equivalents here; byte strings above `INLINE_LIMIT` (S3 object bodies, Lambda zips) go to
-`blobs/`. The state file is a pickle: only ever load one this user wrote.
+equivalents here; an S3 object's body is pickled as the names of its files, and other byte
+strings above `INLINE_LIMIT` (Lambda zips) go to content-addressed `blobs/`. The state file
+is a pickle: only ever load one this user wrote.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from ppdw.errors import TargetError
+from ppdw.targets.bodies import OBJECTS_DIR, BodyStore, FileBody, Segment, activate, active
 
-FORMAT_VERSION = 1
+#: 2: S3 bodies are files under objects/. A format-1 state (bodies as blobs) still loads:
+#: its bodies become body files as they are read, and the next save writes format 2.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MAGIC = b"PPDW-LOCAL-STATE\n"
 STATE_FILE = "state.pickle"
 BLOBS_DIR = "blobs"
@@ -76,6 +82,8 @@ class SaveReport:
     state_bytes: int
     blobs_written: int
     blobs_total: int
+    bodies_total: int = 0
+    bodies_removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,10 +137,9 @@ class BlobStore:
         path = self.path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # One fsync per blob costs ~4x the whole save (bench/local_state.py): blobs
-            # are written unsynced and made durable by one os.sync() before the state
-            # file that references them is renamed into place.
-            fsync_write(path, data, sync=False)
+            # Blobs are rare (Lambda zips, written by a deploy): each is made durable
+            # here, before the state file that names it is renamed into place.
+            fsync_write(path, data)
             self.written += 1
         return digest
 
@@ -196,21 +203,54 @@ def _is_lambda(factory: object) -> bool:
     return "<lambda>" in getattr(factory, "__qualname__", "")
 
 
+def _new_object(cls: Any) -> Any:
+    return cls.__new__(cls)
+
+
+def _set_dict(obj: Any, state: dict[str, Any]) -> None:
+    obj.__dict__.update(state)
+
+
+def _fake_key_type() -> type[Any]:
+    from moto.s3.models import FakeKey
+
+    return FakeKey
+
+
 class _StatePickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, blobs: BlobStore) -> None:
+    def __init__(self, file: io.BytesIO, blobs: BlobStore, bodies: BodyStore) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.blobs = blobs
+        self.bodies = bodies
         self.referenced: set[str] = set()
+        self.body_files: set[str] = set()
+        self._fake_key = _fake_key_type()
 
     def persistent_id(self, obj: Any) -> Any:
-        if type(obj) is bytes and len(obj) >= INLINE_LIMIT:
+        kind = type(obj)
+        if kind is FileBody:
+            self.body_files.update(segment.name for segment in obj.segments)
+            return ("body", tuple((segment.name, segment.size) for segment in obj.segments))
+        if kind is bytes and len(obj) >= INLINE_LIMIT:
             digest = self.blobs.put(obj)
             self.referenced.add(digest)
             return digest
         return None
 
+    def _reduce_fake_key(self, obj: Any) -> Any:
+        """moto's own `__getstate__` would read the whole body into the pickle."""
+        state = dict(vars(obj))
+        buffer = state.get("_value_buffer")
+        if type(buffer) is not FileBody:  # made before the store was active: move it there
+            moved = FileBody(self.bodies)
+            moved.write(obj.value)
+            state["_value_buffer"] = moved
+        return (_new_object, (type(obj),), state, None, None, _set_dict)
+
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
+        if kind is self._fake_key:
+            return self._reduce_fake_key(obj)
         if kind is _LOCK_TYPE:
             return (threading.Lock, ())
         if kind is _RLOCK_TYPE:
@@ -229,11 +269,14 @@ class _StatePickler(pickle.Pickler):
 
 
 class _StateUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BufferedReader, blobs: BlobStore) -> None:
+    def __init__(self, file: io.BufferedReader, blobs: BlobStore, bodies: BodyStore) -> None:
         super().__init__(file)
         self.blobs = blobs
+        self.bodies = bodies
 
-    def persistent_load(self, pid: Any) -> bytes:
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and pid and pid[0] == "body":
+            return FileBody(self.bodies, (Segment(str(n), int(size)) for n, size in pid[1]))
         return self.blobs.get(str(pid))
 
 
@@ -292,7 +335,12 @@ def _read_header(handle: io.BufferedReader, path: Path) -> Stamp:
 
 def check_stamp(found: Stamp, path: Path) -> None:
     expected = Stamp.current()
-    if found != expected:
+    readable = found.format in READABLE_FORMATS
+    if not readable or (found.ppdw, found.moto, found.python) != (
+        expected.ppdw,
+        expected.moto,
+        expected.python,
+    ):
         raise TargetError(
             f"the local state in {path.parent} was written by ppdw {found.ppdw} with "
             f"moto {found.moto} (format {found.format}, Python {found.python}); this is "
@@ -302,15 +350,24 @@ def check_stamp(found: Stamp, path: Path) -> None:
         )
 
 
-def save_state(directory: Path) -> SaveReport:
-    """Save every moto backend of this process; atomic, unchanged blobs not rewritten."""
+def body_store(directory: Path) -> BodyStore:
+    """The store of `directory`: the active one when it is that directory's."""
+    current = active()
+    root = directory / OBJECTS_DIR
+    return current if current is not None and current.root == root else BodyStore(root)
+
+
+def save_state(directory: Path, bodies: BodyStore | None = None) -> SaveReport:
+    """Save every moto backend of this process: the metadata in one atomic state file; the
+    bodies are already files, made durable first. Nothing unchanged is rewritten."""
     start = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
+    bodies = bodies or body_store(directory)
     blobs = BlobStore(directory / BLOBS_DIR)
     buffer = io.BytesIO()
     buffer.write(MAGIC)
     buffer.write(json.dumps(asdict(Stamp.current())).encode() + b"\n")
-    pickler = _StatePickler(buffer, blobs)
+    pickler = _StatePickler(buffer, blobs, bodies)
     try:
         pickler.dump(capture_backends())
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -318,17 +375,23 @@ def save_state(directory: Path) -> SaveReport:
             f"cannot save the local state: {exc}", "report it; the previous state is kept"
         ) from exc
     data = buffer.getvalue()
-    if blobs.written:
-        os.sync()
+    bodies.sync()
     fsync_write(directory / STATE_FILE, data)
+    removed = bodies.prune(pickler.body_files)
     blobs.prune(pickler.referenced)
     for stale in directory.glob(f".{STATE_FILE}.tmp-*"):
         stale.unlink(missing_ok=True)
-    total = len(pickler.referenced)
-    return SaveReport(time.perf_counter() - start, len(data), blobs.written, total)
+    return SaveReport(
+        time.perf_counter() - start,
+        len(data),
+        blobs.written,
+        len(pickler.referenced),
+        len(pickler.body_files),
+        removed,
+    )
 
 
-def load_state(directory: Path) -> LoadReport | None:
+def load_state(directory: Path, bodies: BodyStore | None = None) -> LoadReport | None:
     """Load a saved state into moto's backends; None when there is none yet."""
     start = time.perf_counter()
     path = directory / STATE_FILE
@@ -336,12 +399,21 @@ def load_state(directory: Path) -> LoadReport | None:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, header read first
     except FileNotFoundError:
         return None
-    with handle:
-        check_stamp(_read_header(handle, path), path)
-        try:
-            entries = _StateUnpickler(handle, BlobStore(directory / BLOBS_DIR)).load()
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-            raise TargetError(f"the local state in {path} is damaged: {exc}", RESET_HINT) from exc
+    bodies = bodies or body_store(directory)
+    previous = active()
+    activate(bodies)  # a format-1 state writes its bodies into the store as it loads
+    try:
+        with handle:
+            check_stamp(_read_header(handle, path), path)
+            unpickler = _StateUnpickler(handle, BlobStore(directory / BLOBS_DIR), bodies)
+            try:
+                entries = unpickler.load()
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+                raise TargetError(
+                    f"the local state in {path} is damaged: {exc}", RESET_HINT
+                ) from exc
+    finally:
+        activate(previous)
     restore_backends(entries)
     return LoadReport(time.perf_counter() - start, len(entries))
 
@@ -352,9 +424,10 @@ def delete_state(directory: Path) -> bool:
     existed = path.exists()
     path.unlink(missing_ok=True)
     BlobStore(directory / BLOBS_DIR).prune(set())
-    blob_root = directory / BLOBS_DIR
-    if blob_root.is_dir():
-        for sub in blob_root.iterdir():
-            if sub.is_dir() and not any(sub.iterdir()):
-                sub.rmdir()
+    BodyStore(directory / OBJECTS_DIR).prune(set())
+    for root in (directory / BLOBS_DIR, directory / OBJECTS_DIR):
+        if root.is_dir():
+            for sub in root.iterdir():
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
     return existed

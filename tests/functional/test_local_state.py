@@ -159,23 +159,28 @@ def test_state_survives_across_processes(project: Path) -> None:
     assert found["secret"] == "s3cret"
 
 
-def test_large_bodies_are_blob_files_written_once(project: Path) -> None:
+def object_files(project: Path) -> list[Path]:
+    return sorted(p for p in (state_dir(project) / "objects").rglob("*") if p.is_file())
+
+
+def test_object_bodies_are_plain_files_written_once(project: Path) -> None:
     put(project, "bronze/a.parquet", BIG, create=True)
-    blobs = state_dir(project) / "blobs"
-    files = [p for p in blobs.rglob("*") if p.is_file()]
-    assert len(files) == 1
-    assert files[0].read_bytes() == BIG
-    before = files[0].stat().st_mtime_ns
+    files = object_files(project)
+    assert [f.read_bytes() for f in files] == [BIG]
+    before = files[0].stat()
     put(project, "raw/other.txt", b"small")
-    assert files[0].stat().st_mtime_ns == before  # unchanged body not rewritten
+    after = files[0].stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sorted(f.read_bytes() for f in object_files(project)) == sorted([b"small", BIG])
+    assert not (state_dir(project) / "blobs").exists()  # no second copy of any body
 
 
-def test_deleted_objects_drop_their_blobs(project: Path) -> None:
+def test_deleted_objects_drop_their_files(project: Path) -> None:
     put(project, "bronze/a.parquet", BIG, create=True)
     target = open_local(project)
     target.aws.client("s3").delete_object(Bucket=BUCKET, Key="bronze/a.parquet")
     target.close(True)
-    assert [p for p in (state_dir(project) / "blobs").rglob("*") if p.is_file()] == []
+    assert object_files(project) == []
 
 
 def test_crash_during_save_keeps_previous_state(project: Path) -> None:

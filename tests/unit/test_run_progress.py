@@ -49,3 +49,42 @@ def test_a_download_shows_as_a_bar_with_bytes_in_its_step_row() -> None:
     console.file.truncate(0)  # type: ignore[attr-defined]
     console.print(progress.render())
     assert "MB of" not in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _shown(renderable: object) -> str:
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_live_view_ticks_while_a_step_runs() -> None:
+    """What the terminal redraws is the table as of now, not as of the last state change."""
+    now = [0.0]
+    terminal = Console(file=io.StringIO(), width=100, force_terminal=True)
+    with RunProgress("run r1", console=terminal, clock=lambda: now[0], live=True) as progress:
+        progress.start("silver")
+        assert progress._live is not None
+        now[0] = 5.0
+        assert "5.0s" in _shown(progress._live.get_renderable())
+        now[0] = 65.0
+        assert "1m05s" in _shown(progress._live.get_renderable())
+
+
+def test_download_progress_does_not_redraw_the_view_per_chunk() -> None:
+    """A download reports thousands of chunks; the view redraws on its own clock."""
+    terminal = Console(file=io.StringIO(), width=100, force_terminal=True)
+    renders = [0]
+    with RunProgress("run r1", console=terminal, live=True) as progress:
+        original = progress.render
+
+        def counted() -> object:
+            renders[0] += 1
+            return original()
+
+        progress.render = counted  # type: ignore[method-assign]
+        progress.start("fetch")
+        before = renders[0]
+        update = progress.transfer("fetch")
+        for done in range(0, 2000 * 65536, 65536):
+            update(done, 2000 * 65536)
+        assert renders[0] - before < 20
