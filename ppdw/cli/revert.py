@@ -56,10 +56,10 @@ def revert(
         if dry_run:
             return
         _approve(target, name, yes)
-        record = apply(project, silver, shown, say=render.info)
+        record = apply(project, silver, shown, say=_say)
     revert_entry = record.get("revert") or {}
     previous = revert_entry.get("previous_run_id")
-    render.info(
+    _say(
         f"Reverted run {record.get('run_id')} of {name}; "
         + (f"the last applied run is now {previous}." if previous else "silver is empty again.")
     )
@@ -75,15 +75,15 @@ def _show(target: TargetContext, dataset: str, shown: RevertPlan) -> None:
         if previous
         else "no run (silver empty)"
     )
-    render.info(
+    _say(
         f"Revert run {reverting.run_id} of {dataset} on target {target.name} "
         f"(run time {reverting.run_time:%Y-%m-%dT%H:%M:%SZ}); silver goes back to {back_to}."
     )
     if reverting.resuming:
-        render.info("Its versions are out of silver already: only the last steps are left.")
+        _say("Its versions are out of silver already: only the last steps are left.")
         return
     if not shown.changes:
-        render.info("It changed no silver partition: only the order of runs moves back.")
+        _say("It changed no silver partition: only the order of runs moves back.")
         return
     table = Table(show_header=True, header_style="bold")
     for column in ("partition", "versions removed", "versions reopened", "rows after"):
@@ -96,6 +96,11 @@ def _show(target: TargetContext, dataset: str, shown: RevertPlan) -> None:
             f"{change.rows_after:,}" if change.rows_after else "0 (partition removed)",
         )
     render.err().print(table, soft_wrap=True)
+
+
+def _say(message: str) -> None:
+    """One line per message, never wrapped: the output stays readable in a CI log."""
+    render.err().print(message, soft_wrap=True)
 
 
 def _terminal() -> bool:
