@@ -1,4 +1,4 @@
-"""Data-plane commands: run, status."""
+"""Data-plane commands: run, status (and revert, from its own module)."""
 
 from __future__ import annotations
 
@@ -328,5 +328,8 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
+    from ppdw.cli.revert import revert
+
     app.command("run")(run)
     app.command("status")(status)
+    app.command("revert")(revert)

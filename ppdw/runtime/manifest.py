@@ -3,8 +3,10 @@
 Rule: standard library and `ppdw.aws.objects` only (the fetch Lambda imports it). One JSON
 object per run at `silver/_runs/{dataset}/{run_id}.json`:
 
-    {"dataset", "run_id", "run_time", "status": running|succeeded|failed|unchanged,
-     "started_at", "finished_at", "source", "steps": {"fetch": {...}, ...}, "error"}
+    {"dataset", "run_id", "run_time",
+     "status": running|succeeded|failed|unchanged|reverted,
+     "started_at", "finished_at", "source", "steps": {"fetch": {...}, ...}, "error",
+     "reverted_at", "revert": {...}}   # the last two once `ppdw revert` undid the run
 
 Times are ISO-8601 UTC with a `Z` (`2026-11-01T06:00:00Z`). Each step writes its own part
 (`update_step`); steps run one after another, so read-modify-write is safe.
@@ -20,8 +22,8 @@ from ppdw.aws import objects
 from ppdw.errors import PpdwError
 from ppdw.naming import DatasetNames
 
-RunStatus = Literal["running", "succeeded", "failed", "unchanged"]
-RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged")
+RunStatus = Literal["running", "succeeded", "failed", "unchanged", "reverted"]
+RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged", "reverted")
 STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
 #: The silver step's status from the moment it starts switching partitions until the
 #: last-success pointer names the run: an attempt killed in between left it so, and only
@@ -141,10 +143,38 @@ def finish_run(
     *,
     now: Clock = utc_now,
 ) -> dict[str, Any]:
-    if status not in RUN_STATUSES or status == "running":
+    if status not in RUN_STATUSES or status in ("running", "reverted"):
         raise ValueError(f"a run finishes as succeeded, failed or unchanged, not {status!r}")
     record = _require(s3, bucket, names, run_id)
     record.update(status=status, finished_at=format_time(now()), error=error)
+    _write_run(s3, bucket, names, record)
+    return record
+
+
+def record_revert(
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, revert: dict[str, Any]
+) -> dict[str, Any]:
+    """Keep what a revert of the run is about to commit (`revert`, status committing).
+
+    A retry of a killed revert keeps the first attempt's entry: the counts it recorded
+    are those of the data before anything was switched.
+    """
+    record = _require(s3, bucket, names, run_id)
+    entry = record.get("revert") or {}
+    if entry.get("status") != "committing" or entry.get("revert_id") != revert["revert_id"]:
+        record["revert"] = {**revert, "status": "committing"}
+        _write_run(s3, bucket, names, record)
+    return record
+
+
+def mark_reverted(
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, *, now: Clock = utc_now
+) -> dict[str, Any]:
+    """The run's versions are out of silver: its record says `reverted`, and when."""
+    record = _require(s3, bucket, names, run_id)
+    when = format_time(now())
+    record.update(status="reverted", reverted_at=when)
+    record["revert"] = {**(record.get("revert") or {}), "status": "done", "finished_at": when}
     _write_run(s3, bucket, names, record)
     return record
 

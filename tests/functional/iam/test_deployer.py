@@ -2,9 +2,10 @@
 
 An IAM user holding only that policy runs every command a deployer runs, through the CLI
 on `--target aws`: bootstrap-core, deploy, plan, run with the local runner (a first and a
-changed snapshot) and on Step Functions (followed, and --no-wait), status, and destroy (a
-dataset, a dataset with its data, the core with its data). Every AWS call is authorized
-against the policy; a call it does not allow fails here with the action and the resource.
+changed snapshot), revert (down to empty, then both runs again), run on Step Functions
+(followed, and --no-wait), status, and destroy (a dataset, a dataset with its data, the
+core with its data). Every AWS call is authorized against the policy; a call it does not
+allow fails here with the action and the resource.
 """
 
 from __future__ import annotations
@@ -82,12 +83,17 @@ def test_every_command_runs_under_exactly_the_deployer_policy(
     ok("plan")  # exit 0: nothing to change, ppdw recognizes every resource as its own
     local_run(0, "2026-11-01T06:00:00Z")
     local_run(1, "2026-11-02T06:00:00Z")
+    ok("revert", "nsde", "--dry-run")
+    ok("revert", "nsde", "--yes")  # the catalog switch to the reverted folders
+    ok("revert", "nsde", "--yes")  # back to empty: the month's partition is removed
+    local_run(0, "2026-11-01T07:00:00Z")
+    local_run(1, "2026-11-02T07:00:00Z")
     failed = ok("run", "nsde", "--as-of", "2026-11-03T06:00:00Z", code=1)  # followed
     assert "execution nsde-20261103-060000 failed" in failed
     ok("run", "rxnorm", "--no-wait", "--as-of", "2026-10-06T08:00:00Z")
     status = json.loads(cli(project, "status", "--json").stdout)
     gate.check()
-    assert status["datasets"][0]["last_run"]["run_id"] == "nsde-20261102-060000"
+    assert status["datasets"][0]["last_run"]["run_id"] == "nsde-20261102-070000"
     assert [d["deployed"] for d in status["datasets"]] == [True, True]
     assert status["datasets"][0]["silver"]["current_rows"] > 0
     ok("destroy", "nsde", "--yes")
