@@ -81,7 +81,10 @@ def run(
         bool, typer.Option("--no-wait", help="Start the execution and return its ARN.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Run even if unchanged; override the delete guard.")
+        bool,
+        typer.Option(
+            "--force", help="Run even if unchanged or dated later than now; override delete guard."
+        ),
     ] = False,
     engine: Annotated[
         EngineChoice | None,
@@ -108,6 +111,10 @@ def run(
             f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
         )
     run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    if as_of:
+        from ppdw.runs.guards import check_not_future
+
+        check_not_future(run_time, force=force)
     if engine is EngineChoice.spark:
         _require_spark()
     with context.open_target(ctx, project) as target:
@@ -157,6 +164,9 @@ def run(
         )
         if from_step is not FromStep.raw:
             request = _with_time(request, check_resumable(target, project, request))
+        from ppdw.runs.guards import checked_request
+
+        request = checked_request(target, project, request, explicit_time=as_of is not None)
         _run_local(target, project, request)
 
 
