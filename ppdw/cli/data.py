@@ -90,6 +90,12 @@ def run(
         EngineChoice | None,
         typer.Option("--engine", help="Compute bronze/silver with arrow or spark for this run."),
     ] = None,
+    ignore_drift: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-drift", help="Run the deployed stack even if it differs from the config."
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
 
@@ -118,8 +124,11 @@ def run(
     if engine is EngineChoice.spark:
         _require_spark()
     with context.open_target(ctx, project) as target:
+        from ppdw.runs.drift import guard_drift
+
         chosen = _choose_runner(target, runner)
         if chosen is Runner.stepfunctions:
+            guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
             if from_step is not FromStep.raw:
                 raise UsageError("--from bronze|silver needs --runner local")
             if engine is not None:
@@ -152,6 +161,7 @@ def run(
             resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
         )
         prepare_local_target(target, project, dataset, say=render.info)
+        guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
 
         request = RunRequest(
             dataset=dataset,
@@ -306,6 +316,18 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
         console.print(table)
 
 
+def render_orphans(orphans: list[dict[str, Any]]) -> None:
+    """Stacks left by a deleted dataset folder, each with the command that removes it."""
+    if not orphans:
+        return
+    console = render.out()
+    console.print("Orphaned stacks (dataset folder gone, resources still deployed):", style="bold")
+    for orphan in orphans:
+        kinds = ", ".join(f"{r['type'].replace('_', ' ')} {r['name']}" for r in orphan["resources"])
+        console.print(f"  {orphan['dataset']}: {kinds}", soft_wrap=True)
+        console.print(f"    remove with: {orphan['command']}", soft_wrap=True)
+
+
 def status(
     ctx: typer.Context,
     dataset: Annotated[
@@ -325,11 +347,12 @@ def status(
     project = context.load_project(ctx)
     names = [project.dataset(dataset).name] if dataset else sorted(project.datasets)
     with context.open_target(ctx, project) as target:
-        document = collect_status(target, project, names)
+        document = collect_status(target, project, names, orphans=dataset is None)
     if as_json:
         render.print_json(document)
     else:
         render_status(document["datasets"])
+        render_orphans(document.get("orphans") or [])
 
 
 def register(app: typer.Typer) -> None:

@@ -139,9 +139,7 @@ def test_a_retry_of_a_fetch_that_never_completed_fetches(
     assert code == 0, err
 
 
-def test_a_run_time_in_the_future_is_refused_without_force(
-    cli: CliRunner, finished: Path
-) -> None:
+def test_a_run_time_in_the_future_is_refused_without_force(cli: CliRunner, finished: Path) -> None:
     before = snapshot(finished)
     future = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365 * 36)
     shown = future.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -28,9 +28,7 @@ def snapshot(root: Path) -> dict[str, Any]:
                 parts = glue.get_partitions(DatabaseName=name, TableName=table["Name"])
                 catalog[f"{name}.{table['Name']}"] = {
                     "table": table,
-                    "partitions": sorted(
-                        parts["Partitions"], key=lambda p: tuple(p["Values"])
-                    ),
+                    "partitions": sorted(parts["Partitions"], key=lambda p: tuple(p["Values"])),
                 }
         return {"objects": objects, "catalog": catalog}
     finally:
