@@ -195,7 +195,8 @@ def test_a_fault_at_every_step_boundary_leaves_silver_consistent_and_the_retry_c
             f"{where}: {p}"
             for p in _partition_problems("bronze", seen.bronze, before.bronze, clean.bronze)
         ]
-        finished = wh.status("nsde")["last_run"]["status"] == "succeeded"
+        last = wh.status("nsde")["last_run"] or {}
+        finished = last.get("run_id") == SECOND_RUN_ID and last.get("status") == "succeeded"
         retry = wh.run("nsde", second, SECOND_AS_OF, SECOND_RUN_ID)
         if finished:
             # Died after its record said succeeded (releasing the lock): the run is done,
