@@ -52,12 +52,19 @@ class AwsError(PpdwError):
     """An AWS call failed while doing a known action."""
 
 
+# Rules a run breaks through its flags, not its data (a run time not after the last
+# applied run): fixed by changing the command, so they exit as usage errors.
+USAGE_RULES = frozenset({"out_of_order"})
+
+
 class DataQualityError(PpdwError):
     """A run broke a data rule; the message names the rule (and file, line where known)."""
 
     def __init__(self, rule: str, message: str, hint: str | None = None) -> None:
         super().__init__(f"{rule}: {message}", hint)
         self.rule = rule
+        if rule in USAGE_RULES:
+            self.exit_code = ExitCode.USAGE
 
 
 class LockedError(PpdwError):

@@ -282,6 +282,8 @@ def plan(
             actions += plane.plan_datasets(_chosen(project, names, False))
             if not as_json:
                 _engines(project, names)
+        if everything:
+            actions += _orphan_actions(plane, as_json)
         step = "Run `ppdw bootstrap-core` and `ppdw deploy` to apply."
         if not core and not everything:
             step = "Run `ppdw deploy` to apply."
@@ -290,6 +292,19 @@ def plan(
         changes = _show(actions, "plan", as_json, target.name, step)
     if changes:
         raise typer.Exit(int(ExitCode.CHANGES))
+
+
+def _orphan_actions(plane: ControlPlane, as_json: bool) -> list[Action]:
+    """Deletes for stacks whose dataset folder is gone; says which command removes each."""
+    actions: list[Action] = []
+    for orphan in plane.orphans():
+        if not as_json:
+            _info(
+                f"{orphan.dataset}: fda/{orphan.dataset}/ is gone but its stack is deployed "
+                f"(to destroy: {orphan.command})"
+            )
+        actions.extend(orphan.actions)
+    return actions
 
 
 def _engines(project: Project, names: list[str]) -> None:
@@ -307,6 +322,13 @@ def _confirm(question: str, yes: bool) -> None:
         raise UsageError("refusing to destroy without confirmation", "pass --yes to confirm")
     if not typer.confirm(question, default=False, err=True):
         raise UsageError("destroy cancelled")
+
+
+def _is_orphan(plane: ControlPlane, dataset: str) -> bool:
+    """A stack deployed for `dataset` whose folder is gone: destroy still removes it."""
+    from ppdw.deploy.orphans import candidate_datasets
+
+    return dataset in candidate_datasets(plane.target, plane.project)
 
 
 def destroy(
@@ -343,7 +365,8 @@ def destroy(
             actions = plane.plan_destroy_core(delete_data)
         else:
             assert dataset is not None
-            project.dataset(dataset)
+            if dataset not in project.datasets and not _is_orphan(plane, dataset):
+                project.dataset(dataset)  # unknown: the usual error, with "did you mean"
             actions = plane.plan_destroy_dataset(dataset, delete_data)
         if not delete_data:
             _info(

@@ -81,12 +81,21 @@ def run(
         bool, typer.Option("--no-wait", help="Start the execution and return its ARN.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Run even if unchanged; override the delete guard.")
+        bool,
+        typer.Option(
+            "--force", help="Run even if unchanged or dated later than now; override delete guard."
+        ),
     ] = False,
     engine: Annotated[
         EngineChoice | None,
         typer.Option("--engine", help="Compute bronze/silver with arrow or spark for this run."),
     ] = None,
+    ignore_drift: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-drift", help="Run the deployed stack even if it differs from the config."
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
 
@@ -108,11 +117,18 @@ def run(
             f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
         )
     run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
+    if as_of:
+        from ppdw.runs.guards import check_not_future
+
+        check_not_future(run_time, force=force)
     if engine is EngineChoice.spark:
         _require_spark()
     with context.open_target(ctx, project) as target:
+        from ppdw.runs.drift import guard_drift
+
         chosen = _choose_runner(target, runner)
         if chosen is Runner.stepfunctions:
+            guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
             if from_step is not FromStep.raw:
                 raise UsageError("--from bronze|silver needs --runner local")
             if engine is not None:
@@ -145,6 +161,7 @@ def run(
             resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
         )
         prepare_local_target(target, project, dataset, say=render.info)
+        guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
 
         request = RunRequest(
             dataset=dataset,
@@ -157,6 +174,9 @@ def run(
         )
         if from_step is not FromStep.raw:
             request = _with_time(request, check_resumable(target, project, request))
+        from ppdw.runs.guards import checked_request
+
+        request = checked_request(target, project, request, explicit_time=as_of is not None)
         _run_local(target, project, request)
 
 
@@ -301,6 +321,18 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
         console.print(table)
 
 
+def render_orphans(orphans: list[dict[str, Any]]) -> None:
+    """Stacks left by a deleted dataset folder, each with the command that removes it."""
+    if not orphans:
+        return
+    console = render.out()
+    console.print("Orphaned stacks (dataset folder gone, resources still deployed):", style="bold")
+    for orphan in orphans:
+        kinds = ", ".join(f"{r['type'].replace('_', ' ')} {r['name']}" for r in orphan["resources"])
+        console.print(f"  {orphan['dataset']}: {kinds}", soft_wrap=True)
+        console.print(f"    remove with: {orphan['command']}", soft_wrap=True)
+
+
 def status(
     ctx: typer.Context,
     dataset: Annotated[
@@ -320,11 +352,12 @@ def status(
     project = context.load_project(ctx)
     names = [project.dataset(dataset).name] if dataset else sorted(project.datasets)
     with context.open_target(ctx, project) as target:
-        document = collect_status(target, project, names)
+        document = collect_status(target, project, names, orphans=dataset is None)
     if as_json:
         render.print_json(document)
     else:
         render_status(document["datasets"])
+        render_orphans(document.get("orphans") or [])
 
 
 def register(app: typer.Typer) -> None:

@@ -56,7 +56,7 @@ def revert(
         if dry_run:
             return
         _approve(target, name, yes)
-        record = apply(project, silver, shown, say=_say)
+        record = apply(target, project, silver, shown, say=_say)
     revert_entry = record.get("revert") or {}
     previous = revert_entry.get("previous_run_id")
     _say(

@@ -18,6 +18,7 @@ from ppdw.deploy.desired import (
     runtime_spec,
 )
 from ppdw.deploy.execute import Executor
+from ppdw.deploy.orphans import Orphan, find_orphans
 from ppdw.deploy.plan import Action, plan, plan_destroy
 from ppdw.deploy.state import AwsState
 from ppdw.errors import ConfigError, PpdwError
@@ -125,6 +126,12 @@ class ControlPlane:
                 )
             )
         return plan_destroy(targets, self.state())
+
+    def orphans(self) -> list[Orphan]:
+        """Managed dataset stacks on the target whose dataset folder is gone."""
+        return find_orphans(
+            self.target, self.project, lambda name: self.plan_destroy_dataset(name, False)
+        )
 
     def plan_destroy_core(self, delete_data: bool) -> list[Action]:
         wh = self.project.warehouse

@@ -14,8 +14,10 @@ from typing import Any
 
 from ppdw.config.loader import Project
 from ppdw.errors import LockedError, UsageError
+from ppdw.runs.local import take_lease
 from ppdw.runtime import manifest
 from ppdw.runtime import revert as undo
+from ppdw.runtime.lease import Lease, release_after
 from ppdw.targets import TargetContext
 
 
@@ -68,23 +70,44 @@ def plan(silver: undo.Silver) -> RevertPlan:
 
 @contextmanager
 def _run_lock(
-    project: Project, silver: undo.Silver, holder: str, say: Callable[[str], None]
-) -> Iterator[None]:
-    """The dataset's run lock: a revert and a run never write silver at the same time."""
-    from ppdw.runs.local import dataset_lock, stale_after_seconds
+    target: TargetContext,
+    project: Project,
+    silver: undo.Silver,
+    holder: str,
+    say: Callable[[str], None],
+) -> Iterator[Lease]:
+    """The dataset's run lease: a revert and a run never write silver at the same time."""
+    held = take_lease(target, project, holder, silver.names.dataset, say)
+    try:
+        with held.heartbeat():
+            yield held
+    except BaseException:
+        release_after(held, failed=True)
+        raise
+    release_after(held, failed=False)
 
-    with dataset_lock(
-        silver.s3,
-        silver.bucket,
-        silver.names,
-        holder,
-        stale_seconds=stale_after_seconds(project, silver.names.dataset),
-        say=say,
-    ):
-        yield
+
+def _fenced(hooks: undo.Hooks | None, fence: Callable[[], None]) -> undo.Hooks:
+    """The caller's hooks, with the lease's check before each write that commits."""
+    given = dict(hooks or {})
+
+    def before(name: str) -> Callable[[], None]:
+        def check() -> None:
+            fence()
+            if name in given:
+                given[name]()
+
+        return check
+
+    return {
+        **given,
+        "before_switch": before("before_switch"),
+        "before_pointer": before("before_pointer"),
+    }
 
 
 def apply(
+    target: TargetContext,
     project: Project,
     silver: undo.Silver,
     shown: RevertPlan,
@@ -93,7 +116,7 @@ def apply(
     hooks: undo.Hooks | None = None,
 ) -> dict[str, Any]:
     """Revert the run `shown` named, under the lock; returns its run record."""
-    with _run_lock(project, silver, shown.reverting.revert_id, say):
+    with _run_lock(target, project, silver, shown.reverting.revert_id, say) as held:
         reverting = undo.find_reverting(silver)
         if reverting.run_id != shown.reverting.run_id:
             raise LockedError(
@@ -103,5 +126,5 @@ def apply(
             )
         if reverting.resuming:
             say(f"Completing the revert of run {reverting.run_id} that was interrupted.")
-        undo.commit(silver, reverting, hooks)
+        undo.commit(silver, reverting, _fenced(hooks, held.check))
     return manifest.read_run(silver.s3, silver.bucket, silver.names, reverting.run_id) or {}

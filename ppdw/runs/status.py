@@ -155,8 +155,17 @@ def _empty(dataset: str, deployed: bool) -> dict[str, Any]:
     }
 
 
-def collect_status(target: TargetContext, project: Project, datasets: list[str]) -> dict[str, Any]:
-    return {
+def collect_status(
+    target: TargetContext, project: Project, datasets: list[str], *, orphans: bool = False
+) -> dict[str, Any]:
+    """`orphans`: also list managed stacks whose dataset folder is gone (all datasets)."""
+    document: dict[str, Any] = {
         "target": target.name,
         "datasets": [dataset_status(target, project, name) for name in datasets],
     }
+    if orphans:
+        from ppdw.deploy.service import ControlPlane
+
+        found = ControlPlane(project, target).orphans()
+        document["orphans"] = [orphan.to_json() for orphan in found]
+    return document

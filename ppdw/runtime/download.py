@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import email.message
+import hashlib
 import http.client
 import logging
 import os
@@ -123,12 +124,17 @@ def download_to_s3(
     opener: Opener | None = None,
     sleep: Callable[[float], None],
     progress: Progress | None = None,
+    store: bool = True,
 ) -> Downloaded:
-    """Download `source` to `prefix + its file name`; retried when transient."""
+    """Download `source` to `prefix + its file name`; retried when transient.
+
+    `store=False` only hashes the source (nothing is written): a retry of a run whose raw
+    is complete checks its source against what raw holds (raw is immutable).
+    """
     shown = redact_text(source, secrets)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _attempt(source, s3, bucket, prefix, opener, progress)
+            return _attempt(source, s3, bucket, prefix, opener, progress, store)
         except _Retryable as error:
             reason = redact_text(str(error), secrets)
             if attempt == MAX_ATTEMPTS:
@@ -156,10 +162,12 @@ def _attempt(
     prefix: str,
     opener: Opener | None,
     progress: Progress | None,
+    store: bool = True,
 ) -> Downloaded:
     with _open(source, s3, opener) as opened:
         key = prefix + opened.name
-        with objects.MultipartWriter(s3, bucket, key) as writer:
+        sink = objects.MultipartWriter(s3, bucket, key) if store else _HashOnly()
+        with sink as writer:
             for chunk in _chunks(opened.stream):
                 writer.write(chunk)
                 if progress is not None:
@@ -171,6 +179,28 @@ def _attempt(
     return Downloaded(
         opened.name, key, writer.bytes_written, writer.sha256, opened.etag, opened.last_modified
     )
+
+
+class _HashOnly:
+    """The `MultipartWriter` interface without the upload: sha256 and size only."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.bytes_written = 0
+
+    def __enter__(self) -> _HashOnly:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.bytes_written += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:

@@ -14,6 +14,12 @@ again, nothing else is written to raw, and no raw manifest appears; the run reco
 (`silver/_runs/...`) keeps the fetch details. Raw therefore holds only distinct
 downloads.
 
+Raw is immutable (data.md, Run): a run id whose fetch succeeded never fetches again
+(`guard_raw`, before anything is written, the run record included). A retry of a run
+whose raw is complete (the manifest exists) but whose later steps failed or were killed
+hashes its source without writing it and resumes only when the sha256 and the run time
+match what raw holds; a retry of a fetch that never completed fetches normally.
+
 Order of runs: before anything is written, a run whose run time is not later than the
 last successful run's is refused (silver applies runs in time order), so it leaves raw and
 bronze untouched. The last successful run itself may run again (a retry of a run whose
@@ -175,6 +181,7 @@ def fetch(
     if not is_valid_run_id(run_id):
         raise UsageError(f"invalid run id {run_id!r}")
     names, bucket = config.names, config.bucket
+    held = guard_raw(s3, config, run_id)
     last = manifest.read_last_success(s3, bucket, names)
     check_run_order(last, names.dataset, run_id, run_time)
     origin = source or config.source_url
@@ -183,6 +190,11 @@ def fetch(
     if secret is not None:
         request_url = with_query_parameter(origin, config.auth_query_parameter, secret)
     shown = download.describe(origin)
+    if held is not None:
+        _check_held(s3, config, held, run_time, request_url, secret, opener, sleep, progress)
+        log.info("run %s resumes with the raw it holds (sha256 %s)", run_id, held["sha256"])
+        keys = [str(m["key"]) for m in held.get("members") or []]
+        return FetchResult("fetched", run_id, str(held["run_time"]), held, keys)
     run_prefix = names.raw_run_prefix(run_id)
     _clear_run_folder(s3, bucket, names, run_id)
     log.info("fetching %s into s3://%s/%s", shown, bucket, run_prefix)
@@ -209,6 +221,78 @@ def fetch(
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
     return FetchResult("fetched", run_id, document["run_time"], document, [m.key for m in members])
+
+
+def guard_raw(s3: Any, config: FetchConfig, run_id: str) -> dict[str, Any] | None:
+    """Refuse a run id whose fetch succeeded; reads only, so a refusal changes nothing.
+
+    Returns raw's manifest when the run holds complete raw but did not finish (a retry
+    resumes with it), None when the run has no complete raw (it fetches).
+    """
+    names, bucket, dataset = config.names, config.bucket, config.dataset
+    record = manifest.read_run(s3, bucket, names, run_id) or {}
+    fetch_step = (record.get("steps") or {}).get("fetch") or {}
+    if record.get("status") == "unchanged" or fetch_step.get("status") == "unchanged":
+        raise UsageError(
+            f"run {run_id} of {dataset} already fetched its source (unchanged since run "
+            f"{fetch_step.get('unchanged_since')}); a run id fetches once",
+            f"start a new run: ppdw run {dataset} --run-id NEW_ID (add --force to process "
+            "an unchanged source)",
+        )
+    held = manifest.read_raw_manifest(s3, bucket, names, run_id)
+    if held is None:
+        return None
+    if record.get("status") == "succeeded":
+        raise UsageError(
+            f"run {run_id} of {dataset} already fetched its source (raw is immutable)",
+            f"re-process it: ppdw run {dataset} --from bronze --run-id {run_id}; "
+            f"or fetch anew under a new run id: ppdw run {dataset} --run-id NEW_ID",
+        )
+    return held
+
+
+def _check_held(
+    s3: Any,
+    config: FetchConfig,
+    held: dict[str, Any],
+    run_time: datetime,
+    request_url: str,
+    secret: str | None,
+    opener: Callable[..., Any] | None,
+    sleep: Callable[[float], None],
+    progress: Callable[[int, int | None], None] | None,
+) -> None:
+    """A retry resumes only with the run time and the source bytes raw already holds."""
+    run_id, dataset = str(held["run_id"]), config.dataset
+    way_out = (
+        f"retry with the source it holds ({held.get('source')}), re-process it with "
+        f"`ppdw run {dataset} --from bronze --run-id {run_id}`, or use a new --run-id"
+    )
+    held_time = manifest.parse_time(str(held["run_time"]))
+    if held_time != run_time:
+        raise UsageError(
+            f"run {run_id} of {dataset} holds raw fetched for run time "
+            f"{manifest.format_time(held_time)}, not {manifest.format_time(run_time)}",
+            way_out,
+        )
+    got = download.download_to_s3(
+        request_url,
+        s3,
+        config.bucket,
+        config.names.raw_run_prefix(run_id),
+        secrets=(secret,) if secret else (),
+        opener=opener,
+        sleep=sleep,
+        progress=progress,
+        store=False,
+    )
+    if got.sha256 != held.get("sha256"):
+        raise UsageError(
+            f"run {run_id} of {dataset} already holds raw of another source (sha256 "
+            f"{str(held.get('sha256'))[:12]}..., this source {got.sha256[:12]}...); "
+            "raw is immutable",
+            way_out,
+        )
 
 
 def _clear_run_folder(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> None:
@@ -438,22 +522,32 @@ def run_fetch_step(
     """
     s3, names = client("s3"), config.names
     shown = download.describe(source or config.source_url)
+    step = functools.partial(
+        fetch,
+        s3,
+        config,
+        run_id=run_id,
+        run_time=run_time,
+        source=source,
+        force=force,
+        secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
+        ssm=client("ssm") if config.auth_kind == "ssm" else None,
+        progress=progress,
+        sleep=sleep,
+        fence=fence,
+    )
+    if guard_raw(s3, config, run_id) is not None:
+        # Resuming with complete raw: the source is checked before the run record is
+        # touched, so a refused retry leaves raw, bronze and silver (records too) as they were.
+        started = manifest.format_time(manifest.utc_now())
+        result = step()
+        manifest.start_run(s3, config.bucket, names, run_id, run_time, source=shown)
+        _record_success(s3, config, result, started)
+        return result
     manifest.start_run(s3, config.bucket, names, run_id, run_time, source=shown)
     started = manifest.format_time(manifest.utc_now())
     try:
-        result = fetch(
-            s3,
-            config,
-            run_id=run_id,
-            run_time=run_time,
-            source=source,
-            force=force,
-            secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
-            ssm=client("ssm") if config.auth_kind == "ssm" else None,
-            progress=progress,
-            sleep=sleep,
-            fence=fence,
-        )
+        result = step()
     except LeaseLostError:
         raise
     except Exception as error:

@@ -65,7 +65,7 @@ def test_out_of_order_run_fails_naming_the_rule(
     code, _, err = invoke(
         cli, project, "run", "nsde", "--as-of", "2026-11-01T06:00:00", "--source", NSDE_2
     )
-    assert code == 1
+    assert code == 2  # a run time the user chose: a usage error
     assert "Error: out_of_order:" in err
     assert "Traceback" not in err
 

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ppdw.config.loader import Project
-from ppdw.errors import PpdwError
+from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.status import collect_status
 from ppdw.targets import TargetContext
 from tests.functional import pipeline_support as sup
@@ -142,10 +142,14 @@ def test_running_an_applied_run_again_writes_nothing(
         }
 
     before = everything()
-    again = sup.run(target, loaded, "nsde", 0, from_step=from_step)
-
-    assert again["already_applied"] is True
-    assert again["run_id"] == first["run_id"]
+    if from_step == "raw":
+        # raw is immutable: a run id fetches once, so the fetch is refused
+        with pytest.raises(UsageError, match="already fetched its source"):
+            sup.run(target, loaded, "nsde", 0, from_step=from_step)
+    else:
+        again = sup.run(target, loaded, "nsde", 0, from_step=from_step)
+        assert again["already_applied"] is True
+        assert again["run_id"] == first["run_id"]
     assert everything() == before
 
 

@@ -73,7 +73,7 @@ def applied(
         result = wh.run("nsde", source, as_of, run_id)
         assert result.exit_code == 0, describe(result)
     late = wh.run("nsde", sources[3], LATE_AS_OF, LATE_RUN_ID)
-    assert late.exit_code == 1, describe(late)
+    assert late.exit_code == 2, describe(late)
     assert "out_of_order" in error_text(late)
     return wh, sources[3]
 
@@ -95,24 +95,27 @@ def test_an_applied_run_from_a_layer_changes_nothing(
     assert frozen(wh) == before
     assert wh.keys("silver/_runs/nsde/_lock") == []
     status = wh.status("nsde")
-    assert status["last_run"]["run_id"] == LATE_RUN_ID  # the latest record is the refusal
+    # the refusal was made before the run wrote anything, its record included
+    assert status["last_run"]["run_id"] == "nsde-20260310-000000"
     # ... and the order of runs is as it was: 02-20 is still refused
     late = wh.run("nsde", late_source, LATE_AS_OF, LATE_RUN_ID)
-    assert late.exit_code == 1, describe(late)
+    assert late.exit_code == 2, describe(late)
     assert "not later than the last applied run nsde-20260310-000000" in error_text(late)
     assert frozen(wh) == before
 
 
 def test_the_same_command_again_changes_nothing(applied: tuple[Warehouse, Path]) -> None:
-    """The plain command of an applied run (same source, same --as-of): no fetch."""
+    """The plain command of an applied run (same source, same --as-of): refused, no fetch."""
     wh, _ = applied
     before = frozen(wh)
     source = wh.root.parent / "snapshot-1" / make_bad.BASE_FILE_NAMES["nsde"]
 
     again = wh.run("nsde", source, RUNS["nsde-20260210-000000"], "nsde-20260210-000000")
 
-    assert again.exit_code == 0, describe(again)
-    assert "Run nsde-20260210-000000 of nsde was already applied" in again.stderr
+    # raw is immutable: a run id fetches once; its layers can be run again with --from
+    assert again.exit_code == 2, describe(again)
+    assert "run nsde-20260210-000000 of nsde already fetched its source" in again.stderr
+    assert "--from bronze --run-id nsde-20260210-000000" in again.stderr
     assert frozen(wh) == before
 
 
@@ -125,8 +128,8 @@ def test_the_history_stays_right(applied: tuple[Warehouse, Path]) -> None:
         "run", "nsde", "--runner", "local", "--from", "silver", "--run-id", "nsde-20260210-000000"
     )
     late = wh.run("nsde", late_source, LATE_AS_OF, LATE_RUN_ID)
-    assert late.exit_code == 1, describe(late)
-    assert "fetch: failed" in late.stderr  # refused before it wrote raw or bronze
+    assert late.exit_code == 2, describe(late)
+    assert "out_of_order" in error_text(late)  # refused before it wrote raw or bronze
     assert frozen(wh) == before
     rows = wh.reader_rows(wh.silver_db, "nsde")
 
