@@ -133,8 +133,6 @@ def _folder(key: str) -> str:
 
 def find_reverting(silver: Silver) -> Reverting:
     """The last applied run (`_last_success.json`) and the one before it (run records)."""
-    from ppdw.read.runs import applied
-
     s3, bucket, names = silver.s3, silver.bucket, silver.names
     last = manifest.read_last_success(s3, bucket, names)
     if last is None:
@@ -146,10 +144,13 @@ def find_reverting(silver: Silver) -> Reverting:
     record = manifest.read_run(s3, bucket, names, run_id) or {}
     run_time = manifest.parse_time(str(last["run_time"]))
     records = manifest.list_runs(s3, bucket, names)
+    # Applied: status succeeded, as `ppdw runs` counts them (list_runs is in time order).
     earlier = [
         r
-        for r in applied(records)
-        if r.get("run_id") != run_id and manifest.parse_time(str(r["run_time"])) < run_time
+        for r in records
+        if r.get("status") == "succeeded"
+        and r.get("run_id") != run_id
+        and manifest.parse_time(str(r["run_time"])) < run_time
     ]
     stats = ((record.get("steps") or {}).get("silver") or {}).get("stats") or {}
     recorded = stats.get("partitions")
