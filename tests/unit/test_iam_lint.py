@@ -48,6 +48,10 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
         "DescribeExecution takes an execution ARN (STANDARD machines, ppdw's) or an express "
         "execution ARN; parliament expects both formats to match"
     ),
+    ("role", "RESOURCE_MISMATCH", "states:DescribeExecution"): (
+        "the runtime roles ask whether the execution holding a dataset's run lease still "
+        "runs: the same execution ARN (STANDARD machines), same reason as the deployer's"
+    ),
 }
 
 

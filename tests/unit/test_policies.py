@@ -79,6 +79,7 @@ def test_every_resource_is_the_warehouse_own(roles: dict[str, RoleDocuments]) ->
         f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/pp-dw-raw-fetch-",
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:pp-dw-raw-fetch-",
         f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:pp-dw-pipeline-",
+        f"arn:aws:states:us-east-1:{ACCOUNT}:execution:pp-dw-pipeline-",
     )
     for role in roles.values():
         for statement in statements(role):
@@ -100,8 +101,12 @@ def test_lambda_writes_raw_and_run_records_only(roles: dict[str, RoleDocuments])
     runs = f"{BUCKET_ARN}/silver/_runs/*/*"
     assert actions_on(fetch, "s3:PutObject") == [f"{BUCKET_ARN}/raw/*", runs]
     assert actions_on(fetch, "s3:GetObject") == [f"{BUCKET_ARN}/raw/*", runs]
-    # clearing a run folder, and the download of an unchanged source
-    assert actions_on(fetch, "s3:DeleteObject") == [f"{BUCKET_ARN}/raw/*"]
+    # clearing a run folder, and the download of an unchanged source; releasing the run
+    # lease when the execution ends in the fetch step
+    assert actions_on(fetch, "s3:DeleteObject") == [
+        f"{BUCKET_ARN}/raw/*",
+        f"{BUCKET_ARN}/silver/_runs/*/_lock",
+    ]
 
 
 def test_lambda_lists_exactly_the_prefixes_it_reads(roles: dict[str, RoleDocuments]) -> None:
