@@ -45,7 +45,16 @@ MAX_MANAGED_POLICY_CHARS = 6_144
 #: Runtime statements the deployer does not need: the services' own logs and metrics.
 SERVICE_ONLY_SIDS = frozenset({"Logs", "GlueJobMetrics"})
 #: Actions that take no resource ARN (Service Authorization Reference): `Resource: "*"`.
-WILDCARD_ONLY_ACTIONS = ("glue:CreateCrawler", "logs:DescribeLogGroups")
+WILDCARD_ONLY_ACTIONS = (
+    "glue:CreateCrawler",
+    "logs:DescribeLogGroups",
+    # listing what ppdw manages, to find stacks whose dataset folder is gone
+    "lambda:ListFunctions",
+    "glue:GetJobs",
+    "glue:GetCrawlers",
+    "states:ListStateMachines",
+    "events:ListRules",
+)
 WILDCARD_SID = "WildcardOnlyActions"
 
 
@@ -193,13 +202,18 @@ def deployer_policy(
         },
     ]
     kept = merge_same_actions(merge(drop_covered(statements)))
-    document: Document = {"Version": VERSION, "Statement": kept}
-    check_deployer_policy(document)
+    # Sids are left out of the document: optional, and IAM counts them in the managed
+    # policy's 6,144 characters (about 450 here); the readable view labels statements.
+    unlabelled = [{k: v for k, v in s.items() if k != "Sid"} for s in kept]
+    document: Document = {"Version": VERSION, "Statement": unlabelled}
+    check_deployer_policy({"Version": VERSION, "Statement": kept}, document)
     return document
 
 
-def check_deployer_policy(document: Document) -> None:
-    problems = statement_problems(document)
+def check_deployer_policy(labelled: Document, document: Document) -> None:
+    """The rules on the statements as labelled (a `*` resource is justified by its Sid),
+    IAM's size limit on the document as printed."""
+    problems = statement_problems(labelled)
     size = compact_size(document)
     if size > MAX_MANAGED_POLICY_CHARS:
         problems.append(
@@ -210,17 +224,21 @@ def check_deployer_policy(document: Document) -> None:
 
 
 def describe(document: Document) -> list[dict[str, Any]]:
-    """Rows for a human view: Sid, actions, resources."""
+    """Rows for a human view: a label (number and services), actions, resources."""
 
     def as_list(value: Any) -> list[str]:
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
+    def label(index: int, statement: Document) -> str:
+        services = sorted({a.split(":", 1)[0] for a in as_list(statement["Action"])})
+        return statement.get("Sid") or f"{index}. {', '.join(services)}"
+
     return [
         {
-            "sid": s.get("Sid", ""),
+            "sid": label(index, s),
             "actions": as_list(s["Action"]),
             "resources": as_list(s["Resource"]),
             "condition": s.get("Condition"),
         }
-        for s in document["Statement"]
+        for index, s in enumerate(document["Statement"], start=1)
     ]

@@ -387,6 +387,12 @@ TABLE: dict[tuple[str, str], Mapper] = {
     ("events", "DeleteRule"): _one("events:DeleteRule", _rule),
     # CloudWatch Logs
     ("logs", "DescribeLogGroups"): lambda p, a: [request("logs:DescribeLogGroups", "*")],
+    # Listing a service's resources (orphaned stacks) has no resource-level permission.
+    ("lambda", "ListFunctions"): lambda p, a: [request("lambda:ListFunctions", "*")],
+    ("glue", "GetJobs"): lambda p, a: [request("glue:GetJobs", "*")],
+    ("glue", "GetCrawlers"): lambda p, a: [request("glue:GetCrawlers", "*")],
+    ("stepfunctions", "ListStateMachines"): lambda p, a: [request("states:ListStateMachines", "*")],
+    ("events", "ListRules"): lambda p, a: [request("events:ListRules", "*")],
     ("logs", "ListTagsLogGroup"): _one("logs:ListTagsLogGroup", _group),
     ("logs", "CreateLogGroup"): _all(
         _one("logs:CreateLogGroup", _group), _tags_on_create("logs:TagResource", _group, "tags")
