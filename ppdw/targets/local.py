@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
-from ppdw.errors import AwsError, UsageError
+from ppdw.errors import UsageError
 from ppdw.targets import TargetContext
 from ppdw.targets.lock import StateLock
 from ppdw.targets.state import SaveReport, load_state, save_state, state_dir
@@ -216,46 +216,6 @@ def _run_all(steps: Iterable[Callable[[], None]]) -> None:
             first = first or exc
     if first is not None:
         raise first
-
-
-# -- export ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    objects: int
-    bytes: int
-
-
-def export_bucket(aws: AwsSession, bucket: str, destination: Path) -> ExportReport:
-    """Write every object of `bucket` as a plain file `destination/{key}`."""
-    from ppdw.aws._common import aws_action
-    from ppdw.aws.objects import iter_chunks, list_objects
-    from ppdw.aws.s3 import S3
-
-    if not S3(aws).bucket_exists(bucket):
-        raise AwsError(
-            f"the local warehouse has no bucket {bucket} yet",
-            "create it with `ppdw bootstrap-core` (or `ppdw run DATASET`)",
-        )
-    s3 = aws.client("s3")
-    root = destination.resolve()
-    count = total = 0
-    for info in list_objects(s3, bucket, ""):
-        if info.key.endswith("/"):
-            continue  # a "folder" marker, not a file
-        path = (root / info.key).resolve()
-        if not path.is_relative_to(root):
-            raise UsageError(f"refusing to export key {info.key!r}: it leaves {destination}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with aws_action(f"download s3://{bucket}/{info.key}"):
-            body = s3.get_object(Bucket=bucket, Key=info.key)["Body"]
-            with open(path, "wb") as handle:
-                for chunk in iter_chunks(body):
-                    handle.write(chunk)
-                    total += len(chunk)
-        count += 1
-    return ExportReport(objects=count, bytes=total)
 
 
 # -- serve -------------------------------------------------------------------------------
