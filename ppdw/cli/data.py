@@ -314,7 +314,7 @@ def status(
 
     project = context.load_project(ctx)
     names = [project.dataset(dataset).name] if dataset else sorted(project.datasets)
-    with context.open_target(ctx, project) as target:
+    with context.open_target(ctx, project, read_only=True) as target:
         document = collect_status(target, project, names)
     if as_json:
         render.print_json(document)

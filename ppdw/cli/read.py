@@ -61,7 +61,7 @@ def _reader(ctx: typer.Context) -> Iterator[Reader]:
     from ppdw.read.service import Reader
 
     project = context.load_project(ctx)
-    with context.open_target(ctx, project) as target:
+    with context.open_target(ctx, project, read_only=True) as target:
         yield Reader(target, project)
 
 

@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
-from ppdw.errors import UsageError
+from ppdw.errors import TargetError, UsageError
 from ppdw.targets import TargetContext
 from ppdw.targets.lock import StateLock
-from ppdw.targets.state import SaveReport, load_state, save_state, state_dir
+from ppdw.targets.state import STATE_FILE, SaveReport, load_state, save_state, state_dir
 
 #: Fixed fake credentials of the local target (moto accepts any; never the user's).
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -159,11 +159,16 @@ def start_moto() -> Callable[[], None]:
     return stop
 
 
-def open_local_target(name: str, warehouse: Warehouse, project_root: Path) -> TargetContext:
+def open_local_target(
+    name: str, warehouse: Warehouse, project_root: Path, *, read_only: bool = False
+) -> TargetContext:
+    """`read_only`: for commands that only read; see `_read_only`."""
     directory = state_dir(project_root)
     server = live_server(directory)
     if server is not None:
         return _attached(name, warehouse.region, server)
+    if read_only:
+        return _read_only(name, warehouse.region, directory)
     return _embedded(name, warehouse.region, directory)
 
 
@@ -196,6 +201,48 @@ def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
     target.on_close(lambda ok: _close(ok, directory, undo))
     return target
+
+
+def _read_only(name: str, region: str, directory: Path) -> TargetContext:
+    """Load the last saved state without the lock, and never save it.
+
+    A reader must not wait for a run holding the lock for minutes: the state file is only
+    ever replaced atomically, so it is always a whole, consistent state. The one race is a
+    writer's save pruning a blob the state read here still names; then the state file has
+    changed since, and loading it again reads the newer state.
+    """
+    undo: list[Callable[[], None]] = []
+    try:
+        undo.append(isolate_environment(region, None))
+        undo.append(start_moto())
+        _load_settled(directory)
+        aws = local_session(region)
+        account = caller_account(aws)
+    except BaseException:
+        _run_all(reversed(undo))
+        raise
+    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target.on_close(lambda ok: _run_all(reversed(undo)))
+    return target
+
+
+def _load_settled(directory: Path, attempts: int = 5) -> None:
+    for attempt in range(1, attempts + 1):
+        before = _state_version(directory)
+        try:
+            load_state(directory)
+            return
+        except TargetError:
+            if attempt == attempts or _state_version(directory) == before:
+                raise
+
+
+def _state_version(directory: Path) -> tuple[int, int] | None:
+    try:
+        found = (directory / STATE_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def _close(ok: bool, directory: Path, undo: list[Callable[[], None]]) -> None:
