@@ -160,8 +160,12 @@ def fetch(
     opener: Callable[..., Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int | None], None] | None = None,
+    extract_progress: Callable[[int, int | None], None] | None = None,
 ) -> FetchResult:
-    """Fetch one run's source into raw. See the module docstring for the order."""
+    """Fetch one run's source into raw. See the module docstring for the order.
+
+    `progress` counts the downloaded (compressed) bytes, `extract_progress` the extracted
+    (uncompressed) ones: two phases, two meanings."""
     if not is_valid_run_id(run_id):
         raise UsageError(f"invalid run id {run_id!r}")
     names, bucket = config.names, config.bucket
@@ -193,7 +197,7 @@ def fetch(
         document.update(status="unchanged", unchanged_since=last.get("run_id"), members=[])
         log.info("source unchanged since run %s (sha256 %s)", last.get("run_id"), got.sha256)
         return FetchResult("unchanged", run_id, document["run_time"], document, [])
-    members = _members(s3, config, got, run_prefix, progress)
+    members = _members(s3, config, got, run_prefix, extract_progress)
     document["members"] = [m.as_dict() for m in members]
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
@@ -376,6 +380,7 @@ def run_fetch_step(
     source: str | None = None,
     force: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    extract_progress: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
     """`fetch` plus the run record: started, fetch step recorded, finished if unchanged
@@ -398,6 +403,7 @@ def run_fetch_step(
             secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
             ssm=client("ssm") if config.auth_kind == "ssm" else None,
             progress=progress,
+            extract_progress=extract_progress,
             sleep=sleep,
         )
     except Exception as error:
