@@ -150,6 +150,7 @@ def run(
             prepare_local_target,
             resolve_source,
         )
+        from ppdw.runs.report import describe_source
 
         resolved = (
             resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
@@ -167,7 +168,12 @@ def run(
         )
         if from_step is not FromStep.raw:
             request = _with_time(request, check_resumable(target, project, request))
-        _run_local(ctx, target, project, request, as_json)
+        shown = (
+            describe_source(project, dataset, source, target.kind == "local")
+            if from_step is FromStep.raw
+            else f"raw data of run {request.run_id}"
+        )
+        _run_local(ctx, target, project, request, as_json, shown)
 
 
 def _require_spark() -> None:
@@ -202,16 +208,12 @@ def _run_local(
     project: Project,
     request: RunRequest,
     as_json: bool,
+    source: str,
 ) -> None:
+    """`source`: what the run reads, as the header names it."""
     from ppdw.runs.local import run_local
     from ppdw.runs.progress import QuietProgress, RunProgress
-    from ppdw.runs.report import describe_source
 
-    source = (
-        describe_source(project, request.dataset, request.source, target.kind == "local")
-        if request.from_step == "raw"
-        else f"raw data of run {request.run_id}"
-    )
     title = (
         f"run {request.run_id} of {request.dataset} (local runner, target {target.name})\n"
         f"source: {source}"

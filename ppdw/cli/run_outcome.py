@@ -55,7 +55,10 @@ def after_interrupt(
 
     names = project.warehouse.names.dataset(request.dataset)
     chosen = context.state(ctx).target
-    command = ["ppdw", *(["--target", chosen] if chosen else []), "run", request.dataset]
+    ppdw = ["ppdw", *(["--target", chosen] if chosen else [])]
+    # `--from` runs on the local runner only; on AWS targets it is not the default.
+    options = ["--runner", "local"] if target.kind != "local" else []
+    command = [*ppdw, "run", request.dataset, *options]
     command += ["--run-id", request.run_id]
     if request.from_step != "raw":
         command += ["--from", request.from_step]
@@ -73,6 +76,8 @@ def after_interrupt(
         raw_prefix=names.raw_run_prefix(request.run_id),
         saved=saved,
         first_command=command,
+        ppdw=ppdw,
+        options=options,
     )
     stopped = [name for name, view in progress.steps.items() if view.state == "interrupted"]
     where = ", ".join(stopped) or "run"

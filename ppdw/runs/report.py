@@ -29,7 +29,9 @@ def describe_source(project: Project, dataset: str, source: str | None, local: b
         return describe(source)
     config = project.dataset(dataset).source
     if local and config.samples:
-        return f"bundled sample 1 of {len(config.samples)}: {config.samples[0]}"
+        path = project.dataset_dir(dataset) / config.samples[0]
+        shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        return f"bundled sample 1 of {len(config.samples)}: {shown}"
     return describe(config.url)
 
 
@@ -86,12 +88,20 @@ def run_document(
         "run_id": record.get("run_id"),
         "dataset": record.get("dataset"),
         "run_time": record.get("run_time"),
-        "status": record.get("status") or ("failed" if exit_code else None),
+        "status": _status(record.get("status"), exit_code),
         "source": record.get("source"),
         "error": error or record.get("error"),
         "exit_code": exit_code,
         "steps": document_steps,
     }
+
+
+def _status(recorded: Any, exit_code: int) -> Any:
+    """A run that ended with an error while its record still says running (a step killed
+    before it could record its end) failed, or was interrupted (exit 130)."""
+    if exit_code and recorded in (None, "running"):
+        return "interrupted" if exit_code == 130 else "failed"
+    return recorded
 
 
 @dataclass(frozen=True)
@@ -111,9 +121,13 @@ def after_interrupt(
     raw_prefix: str,
     saved: bool,
     first_command: list[str],
+    ppdw: list[str],
+    options: list[str],
 ) -> Interrupted:
     """`saved`: whether what the run wrote stays (False: the embedded local target keeps
-    its state as it was before the command, see `targets.local.should_save`)."""
+    its state as it was before the command, see `targets.local.should_save`);
+    `ppdw`: the program and its global options, as the retry command starts; `options`:
+    the run options the retry needs too (`--runner local` on AWS targets)."""
     resume = shlex.join(first_command)
     if not saved:
         return Interrupted(
@@ -138,10 +152,8 @@ def after_interrupt(
         )
     else:
         kept.append("silver unchanged")
-    if bronze_done:
-        retry = f"ppdw run {dataset} --run-id {run_id} --from silver"
-    elif raw_done:
-        retry = f"ppdw run {dataset} --run-id {run_id} --from bronze"
-    else:
-        retry = resume
+    if not raw_done:
+        return Interrupted(kept, resume)
+    step = "silver" if bronze_done else "bronze"
+    retry = shlex.join([*ppdw, "run", dataset, "--run-id", run_id, "--from", step, *options])
     return Interrupted(kept, retry)
