@@ -4,7 +4,6 @@ bucket's expiring `athena-results/`, idempotent, repaired on drift, removed with
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -15,7 +14,7 @@ from ppdw.config.loader import load_project
 from ppdw.config.models import TargetConfig
 from ppdw.deploy.plan import FieldChange
 from ppdw.deploy.service import ControlPlane
-from ppdw.targets import TargetContext
+from ppdw.targets import TargetContext, open_target
 from ppdw.targets.aws import open_aws_target
 from tests.fake_athena import FakeAthena
 
@@ -82,7 +81,21 @@ def test_destroy_core_removes_the_workgroup(project: Path, fake_athena: FakeAthe
 
 def test_the_local_target_has_no_workgroup(project: Path) -> None:
     """Queries on `local` run on DuckDB: its core plans no workgroup, on AWS it does."""
-    plane, target = open_plane(project)
-    local = ControlPlane(plane.project, replace(target, name="local", kind="local"))
-    assert "workgroup" not in {a.resource_type for a in local.plan_core()}
+    plane, _ = open_plane(project)
+    local_target = open_target(plane.project.warehouse, "local", project)
+    try:
+        local = ControlPlane(plane.project, local_target)
+        assert "workgroup" not in {a.resource_type for a in local.plan_core()}
+    finally:
+        local_target.close(ok=False)
     assert "workgroup" in {a.resource_type for a in plane.plan_core()}
+
+
+def test_an_aws_target_without_athena_has_no_workgroup(project: Path) -> None:
+    """An S3/Glue-compatible endpoint without Athena (`"athena": false`): no workgroup, and
+    `query` defaults to DuckDB there."""
+    loaded = load_project(project)
+    target = open_aws_target("emulator", TargetConfig(kind="aws", athena=False), loaded.warehouse)
+    plane = ControlPlane(loaded, target)
+    assert "workgroup" not in {a.resource_type for a in plane.plan_core()}
+    assert not target.athena

@@ -36,6 +36,7 @@ def install() -> None:
                 f"installing the IAM simulator failed ({INSTALL_HINT}): {done.stderr[-2000:]}"
             )
 
+
 Document = dict[str, Any]
 
 
