@@ -180,9 +180,9 @@ def export(
 
     then: python -c "import pandas as pd; print(pd.read_parquet('warehouse/silver/silver_nsde'))"
     """
+    from ppdw.runs.export import LAYERS, Selection
+    from ppdw.runs.export import export as export_to
     from ppdw.targets import open_target
-    from ppdw.targets.export import LAYERS, Selection
-    from ppdw.targets.export import export as export_to
 
     project = context.load_project(ctx)
     if all_objects and (dataset or layer):
