@@ -40,11 +40,15 @@ def target_name(ctx: typer.Context, project: Project) -> str:
 
 
 @contextmanager
-def open_target(ctx: typer.Context, project: Project) -> Iterator[TargetContext]:
-    """Open the chosen target for one command; closing it saves local state on success."""
+def open_target(
+    ctx: typer.Context, project: Project, *, read_only: bool = False
+) -> Iterator[TargetContext]:
+    """Open the chosen target for one command; closing it saves local state on success.
+
+    `read_only` commands read the local target's last saved state without its lock."""
     from ppdw.targets import open_target as open_
 
-    target = open_(project.warehouse, target_name(ctx, project), project.root)
+    target = open_(project.warehouse, target_name(ctx, project), project.root, read_only=read_only)
     ok = False
     try:
         yield target

@@ -274,7 +274,7 @@ def plan(
     """
     project = context.load_project(ctx)
     everything = not core and not datasets
-    with context.open_target(ctx, project) as target:
+    with context.open_target(ctx, project, read_only=True) as target:
         plane = _plane(project, target)
         actions = plane.plan_core() if core or everything else []
         names = datasets or (sorted(project.datasets) if everything else [])

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ppdw.cli import complete, context, render
-from ppdw.errors import UsageError
+from ppdw.cli import complete, context, render, run_outcome
+from ppdw.errors import PpdwError, UsageError
 
 if TYPE_CHECKING:
     from ppdw.config.loader import Project
@@ -68,7 +68,13 @@ def run(
         typer.Option("--as-of", metavar="ISO8601", help="Run time, ISO-8601 (naive = UTC)."),
     ] = None,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", metavar="ID", help="Run id (default from time).")
+        str | None,
+        typer.Option(
+            "--run-id",
+            metavar="ID",
+            autocompletion=complete.run_ids,
+            help="Run id (default from time).",
+        ),
     ] = None,
     runner: Annotated[
         Runner | None, typer.Option("--runner", help="stepfunctions (AWS default) or local.")
@@ -95,6 +101,9 @@ def run(
         typer.Option(
             "--ignore-drift", help="Run the deployed stack even if it differs from the config."
         ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="No live view; one JSON document on stdout at the end.")
     ] = False,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
@@ -146,6 +155,7 @@ def run(
                 run_id or default_run_id(dataset, run_time),
                 force,
                 no_wait,
+                as_json,
             )
             return
         if no_wait:
@@ -156,6 +166,7 @@ def run(
             prepare_local_target,
             resolve_source,
         )
+        from ppdw.runs.report import describe_source
 
         resolved = (
             resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
@@ -177,7 +188,12 @@ def run(
         from ppdw.runs.guards import checked_request
 
         request = checked_request(target, project, request, explicit_time=as_of is not None)
-        _run_local(target, project, request)
+        shown = (
+            describe_source(project, dataset, source, target.kind == "local")
+            if from_step is FromStep.raw
+            else f"raw data of run {request.run_id}"
+        )
+        _run_local(ctx, target, project, request, as_json, shown)
 
 
 def _require_spark() -> None:
@@ -206,13 +222,43 @@ def _choose_runner(target: TargetContext, runner: Runner | None) -> Runner:
     return runner
 
 
-def _run_local(target: TargetContext, project: Project, request: RunRequest) -> None:
+def _run_local(
+    ctx: typer.Context,
+    target: TargetContext,
+    project: Project,
+    request: RunRequest,
+    as_json: bool,
+    source: str,
+) -> None:
+    """`source`: what the run reads, as the header names it."""
     from ppdw.runs.local import run_local
-    from ppdw.runs.progress import RunProgress
+    from ppdw.runs.progress import QuietProgress, RunProgress
 
-    title = f"run {request.run_id} of {request.dataset} (local runner, target {target.name})"
-    with RunProgress(title) as progress:
-        record = run_local(target, project, request, progress)
+    title = (
+        f"run {request.run_id} of {request.dataset} (local runner, target {target.name})\n"
+        f"source: {source}"
+    )
+    progress = QuietProgress() if as_json else RunProgress(title)
+    try:
+        with progress:
+            record = run_local(target, project, request, progress)
+    except KeyboardInterrupt:
+        run_outcome.after_interrupt(ctx, target, project, request, progress)
+        run_outcome.json_after_failure(
+            target, project, request, progress, as_json, 130, "interrupted"
+        )
+        raise
+    except PpdwError as exc:
+        code = int(exc.exit_code)
+        run_outcome.json_after_failure(
+            target, project, request, progress, as_json, code, exc.message
+        )
+        raise
+    if as_json:
+        from ppdw.runs.report import run_document
+
+        render.print_json(run_document(record, progress, 0))
+        return
     _report(target, project, request.dataset, record)
 
 
@@ -225,8 +271,10 @@ def _run_stepfunctions(
     run_id: str,
     force: bool,
     no_wait: bool,
+    as_json: bool,
 ) -> None:
-    from ppdw.runs.progress import RunProgress
+    from ppdw.runs.progress import QuietProgress, RunProgress
+    from ppdw.runs.report import describe_source, run_document
     from ppdw.runs.stepfunctions import follow, start
 
     if source is not None and "://" not in source:
@@ -239,43 +287,44 @@ def _run_stepfunctions(
         target, project, dataset, run_id=run_id, run_time=run_time, source=source, force=force
     )
     if no_wait:
+        if as_json:
+            render.print_json({"run_id": run_id, "execution_arn": arn, "status": "started"})
+            return
         typer.echo(arn)
         render.info(
             f"Started; follow it in the Step Functions console, or with `ppdw status {dataset}`."
         )
         return
-    title = f"execution {run_id} of {dataset} (Step Functions, target {target.name})"
-    with RunProgress(title) as progress:
+    title = (
+        f"execution {run_id} of {dataset} (Step Functions, target {target.name})\n"
+        f"source: {describe_source(project, dataset, source, False)}"
+    )
+    progress = QuietProgress() if as_json else RunProgress(title)
+    with progress:
         record = follow(target, project, dataset, arn, progress)
+    if as_json:
+        render.print_json(run_document(record, progress, 0))
+        return
     _report(target, project, dataset, record)
 
 
 def _report(target: TargetContext, project: Project, dataset: str, record: dict[str, Any]) -> None:
+    from ppdw.runs.report import summary_line
     from ppdw.runs.status import dataset_status
 
-    status = record.get("status")
     steps = record.get("steps") or {}
-    bronze = (steps.get("bronze") or {}).get("stats") or {}
-    silver = (steps.get("silver") or {}).get("stats") or {}
     if record.get("already_applied"):
         render.info(
             f"Run {record.get('run_id')} of {dataset} was already applied "
             f"(finished {record.get('finished_at') or '?'}): nothing changed."
         )
-    elif status == "unchanged":
+    elif record.get("status") == "unchanged":
         render.info(
             f"Source unchanged since run {(steps.get('fetch') or {}).get('unchanged_since')}: "
             "nothing to do."
         )
     else:
-        changes = silver.get("changes") or {}
-        render.info(
-            f"Run {record.get('run_id')} {status}: bronze {bronze.get('rows', 0)} rows; silver "
-            + ", ".join(
-                f"{k} {changes.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE", "unchanged")
-            )
-            + f"; rejected {silver.get('rejected', 0)}"
-        )
+        render.info(summary_line(record))
     render_status([dataset_status(target, project, dataset)])
 
 
@@ -306,17 +355,19 @@ def render_status(datasets: list[dict[str, Any]]) -> None:
             + ", ".join(f"{k} {v:,}" for k, v in change["changes"].items()),
         )
         raw, bronze, silver = item["raw"], item["bronze"], item["silver"]
-        table.add_row("raw", f"{raw['runs']} runs, latest {raw['latest_run_id'] or '-'}")
+        plural = render.plural
+        table.add_row("raw", f"{plural(raw['runs'], 'run')}, latest {raw['latest_run_id'] or '-'}")
         table.add_row(
             "bronze",
-            f"{bronze['partitions']} partitions, latest {bronze['latest_partition'] or '-'} "
-            f"({bronze['latest_rows']} rows)",
+            f"{plural(bronze['partitions'], 'partition')}, latest "
+            f"{bronze['latest_partition'] or '-'} ({plural(bronze['latest_rows'], 'row')})",
         )
         changes = silver["last_changes"]
         table.add_row(
             "silver",
-            f"{silver['rows']} rows, {silver['current_rows']} current; last run: "
-            f"INSERT {changes['INSERT']}, UPDATE {changes['UPDATE']}, DELETE {changes['DELETE']}",
+            f"{plural(silver['rows'], 'row')}, {silver['current_rows']:,} current; last run: "
+            f"INSERT {changes['INSERT']:,}, UPDATE {changes['UPDATE']:,}, "
+            f"DELETE {changes['DELETE']:,}",
         )
         console.print(table)
 
@@ -351,7 +402,7 @@ def status(
 
     project = context.load_project(ctx)
     names = [project.dataset(dataset).name] if dataset else sorted(project.datasets)
-    with context.open_target(ctx, project) as target:
+    with context.open_target(ctx, project, read_only=True) as target:
         document = collect_status(target, project, names, orphans=dataset is None)
     if as_json:
         render.print_json(document)

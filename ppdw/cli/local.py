@@ -10,13 +10,14 @@ import ipaddress
 import signal
 import sys
 import threading
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from ppdw.cli import context, render
+from ppdw.cli import complete, context, render
 from ppdw.errors import LockedError, UsageError
 
 local_app = typer.Typer(
@@ -136,37 +137,79 @@ def _print_usage(endpoint: str, bucket: str, directory: Path) -> None:
     sys.stdout.flush()
 
 
+class ExportLayer(StrEnum):
+    raw = "raw"
+    bronze = "bronze"
+    silver = "silver"
+
+
 @local_app.command("export")
 def export(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Argument(metavar="DIR", help="Folder to write the objects into.")
+        Path, typer.Argument(metavar="DIR", help="New, empty, or earlier export folder.")
     ],
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset",
+            metavar="NAME",
+            autocompletion=complete.datasets,
+            help="Only this dataset (repeatable; default: every dataset).",
+        ),
+    ] = None,
+    layer: Annotated[
+        list[ExportLayer] | None,
+        typer.Option("--layer", help="Only this layer (repeatable; default: all three)."),
+    ] = None,
+    all_objects: Annotated[
+        bool,
+        typer.Option(
+            "--all-objects",
+            help="Every object of the bucket (run records, rejects, superseded versions).",
+        ),
+    ] = False,
 ) -> None:
-    """Write the bucket's objects as files under DIR.
+    """Mirror the warehouse as plain files under DIR.
 
-    Parquet files then open directly with pandas or DuckDB.
+    By default: every raw file, and the bronze and silver partition folders the catalog
+    registers, i.e. what readers see. DIR must be new, empty, or an earlier export, which
+    is mirrored: files the new export does not contain are removed.
 
     Example: ppdw local export warehouse/
 
     then: python -c "import pandas as pd; print(pd.read_parquet('warehouse/silver/silver_nsde'))"
     """
+    from ppdw.runs.export import LAYERS, Selection
+    from ppdw.runs.export import export as export_to
     from ppdw.targets import open_target
-    from ppdw.targets.local import export_bucket
 
     project = context.load_project(ctx)
+    if all_objects and (dataset or layer):
+        raise UsageError("--all-objects exports the whole bucket", "drop --dataset/--layer")
+    names = (
+        [project.dataset(name).name for name in dataset] if dataset else sorted(project.datasets)
+    )
+    wanted = {item.value for item in layer or ExportLayer}
+    layers = tuple(name for name in LAYERS if name in wanted)
+    selection = Selection(datasets=tuple(names), layers=layers, all_objects=all_objects)
     target = open_target(project.warehouse, LOCAL_TARGET, project.root)
     ok = False
     try:
         bucket = project.warehouse.names.bucket(target.account_id)
-        report = export_bucket(target.aws, bucket, directory)
+        report = export_to(target.aws, project, bucket, selection, directory)
         ok = True
     finally:
         target.close(ok)
     megabytes = report.bytes / 1_000_000
+    removed = (
+        f"; removed {render.plural(report.removed, 'file')} no longer exported"
+        if report.removed
+        else ""
+    )
     render.info(
-        f"Exported {report.objects} objects ({megabytes:.1f} MB, {report.bytes} bytes) "
-        f"from s3://{bucket} to {directory}"
+        f"Exported {render.plural(report.objects, 'object')} ({megabytes:,.1f} MB, "
+        f"{report.bytes:,} bytes) from s3://{bucket} to {directory}{removed}"
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ppdw.cli import context, render
+from ppdw.cli import complete, context, render
 from ppdw.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ AsOfOption = Annotated[
     typer.Option(
         "--as-of",
         metavar="TIME|RUN_ID",
+        autocompletion=complete.run_ids,
         help="Read silver as it was at an ISO-8601 time (naive = UTC) or at a run's time.",
     ),
 ]
@@ -61,7 +62,7 @@ def _reader(ctx: typer.Context) -> Iterator[Reader]:
     from ppdw.read.service import Reader
 
     project = context.load_project(ctx)
-    with context.open_target(ctx, project) as target:
+    with context.open_target(ctx, project, read_only=True) as target:
         yield Reader(target, project)
 
 
@@ -167,11 +168,21 @@ def diff(
     dataset: Dataset,
     run: Annotated[
         str | None,
-        typer.Option("--run", metavar="RUN_ID", help="The run (default: the last applied)."),
+        typer.Option(
+            "--run",
+            metavar="RUN_ID",
+            autocompletion=complete.run_ids,
+            help="The run (default: the last applied).",
+        ),
     ] = None,
     from_run: Annotated[
         str | None,
-        typer.Option("--from", metavar="RUN_ID", help="Compare with this run's state instead."),
+        typer.Option(
+            "--from",
+            metavar="RUN_ID",
+            autocompletion=complete.run_ids,
+            help="Compare with this run's state instead.",
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:

@@ -173,7 +173,7 @@ def _run_fetch(
     project: Project,
     request: RunRequest,
     held: Lease,
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: RunProgress | None = None,
 ) -> str:
     """Fetch into raw with the Lambda's own step code; returns "fetched" or "unchanged"."""
     from ppdw.runtime.fetch import run_fetch_step
@@ -185,7 +185,8 @@ def _run_fetch(
         run_time=request.run_time,
         source=request.source,
         force=request.force,
-        progress=progress,
+        progress=None if progress is None else progress.transfer("fetch", "downloaded"),
+        extract_progress=None if progress is None else progress.transfer("fetch", "extracted"),
         fence=held.check,
     )
     return str(result.status)
@@ -256,9 +257,9 @@ def _run_steps(
     if request.from_step == "raw":
         progress.start("fetch")
         try:
-            status = _run_fetch(target, project, request, held, progress.transfer("fetch"))
+            status = _run_fetch(target, project, request, held, progress)
         except BaseException as exc:
-            progress.fail("fetch", str(exc))
+            progress.stopped("fetch", exc)
             raise
         progress.set("fetch", "unchanged" if status == "unchanged" else "succeeded")
         if status == "unchanged":
@@ -291,7 +292,7 @@ def _layer(
     try:
         stats = job(argv, aws=target.aws, sleep=sleep, lease=held)
     except BaseException as exc:
-        progress.fail(layer, str(exc))
+        progress.stopped(layer, exc)
         raise
     progress.done(layer, summarize(layer, stats))
     return stats

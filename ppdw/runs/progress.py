@@ -24,7 +24,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "unchanged"]
+StepState = Literal[
+    "pending", "running", "succeeded", "failed", "skipped", "unchanged", "interrupted", "not run"
+]
 STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
 _STYLE = {
     "pending": "dim",
@@ -33,7 +35,11 @@ _STYLE = {
     "unchanged": "green",
     "skipped": "dim",
     "failed": "red",
+    "interrupted": "red",
+    "not run": "dim",
 }
+#: States in which a step has ended (its duration stops).
+_ENDED = ("succeeded", "failed", "unchanged", "interrupted")
 
 
 @dataclass
@@ -45,6 +51,8 @@ class StepView:
     detail: str = ""
     #: Bytes moved so far and the total (when known), while a transfer runs.
     transferred: tuple[int, int | None] | None = None
+    #: What those bytes are ("downloaded", "extracted"): one meaning per bar.
+    phase: str = ""
 
     def duration(self, now: float) -> float | None:
         if self.started is None:
@@ -115,6 +123,8 @@ class RunProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.stop_rest()
         if self._live is not None:
             self._live.refresh()
             self._live.__exit__(exc_type, exc, tb)
@@ -135,7 +145,7 @@ class RunProgress:
         now = self._clock()
         if state == "running" and view.started is None:
             view.started = started if started is not None else now
-        if state in ("succeeded", "failed", "unchanged"):
+        if state in _ENDED:
             if view.started is None:
                 view.started = started if started is not None else now
             view.finished = finished if finished is not None else now
@@ -160,6 +170,23 @@ class RunProgress:
     def fail(self, step: str, detail: str = "") -> None:
         self.set(step, "failed", detail)
 
+    def stopped(self, step: str, exc: BaseException) -> None:
+        """`step` ended by `exc`: interrupted by Ctrl-C, else failed; later steps not run."""
+        if isinstance(exc, KeyboardInterrupt):
+            self.set(step, "interrupted", "stopped by Ctrl-C")
+        else:
+            self.set(step, "failed", str(exc))
+        self.stop_rest()
+
+    def stop_rest(self) -> None:
+        """The run ended early: steps still pending will not run."""
+        for name, view in self.steps.items():
+            if view.state == "pending":
+                self.set(name, "not run")
+
+    def now(self) -> float:
+        return self._clock()
+
     def note(self, message: str) -> None:
         """A line under the table (where the logs are, how to follow)."""
         self.footer = message
@@ -172,14 +199,17 @@ class RunProgress:
         if self._live is not None:
             self._live.refresh()
 
-    def transfer(self, step: str) -> Callable[[int, int | None], None]:
-        """A byte-progress callback (downloads, uploads) drawn as a bar in `step`'s row.
+    def transfer(self, step: str, phase: str = "") -> Callable[[int, int | None], None]:
+        """A byte-progress callback (downloads, uploads) drawn as a bar in `step`'s row,
+        labelled `phase` (what the bytes are): a new phase starts its own bar rather than
+        reusing the last one's.
 
         It only records the numbers: the next redraw shows them (a redraw per chunk would
         cost the download more than the bytes do)."""
 
         def update(done: int, total: int | None) -> None:
-            self.steps.setdefault(step, StepView(step)).transferred = (done, total)
+            view = self.steps.setdefault(step, StepView(step))
+            view.transferred, view.phase = (done, total), phase
 
         return update
 
@@ -187,12 +217,13 @@ class RunProgress:
         if view.state != "running" or view.transferred is None:
             return view.detail
         done, total = view.transferred
+        phase = f"{view.phase} " if view.phase else ""
         if not total:
-            return f"{format_bytes(done)} {view.detail}".strip()
+            return f"{phase}{format_bytes(done)} {view.detail}".strip()
         line = Table.grid(padding=(0, 1))
         line.add_row(
             ProgressBar(total=total, completed=done, width=20),
-            Text(f"{format_bytes(done)} of {format_bytes(total)}", no_wrap=True),
+            Text(f"{phase}{format_bytes(done)} of {format_bytes(total)}", no_wrap=True),
         )
         return line
 

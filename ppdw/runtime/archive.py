@@ -181,11 +181,16 @@ def extract_members(
     archive_name: str,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> list[ExtractedMember]:
-    """Stream each member to `prefix + member path`; all or nothing."""
+    """Stream each member to `prefix + member path`; all or nothing.
+
+    `progress(bytes, total)` counts uncompressed bytes over all members together."""
     done: list[ExtractedMember] = []
+    total = sum(info.file_size for info in members)
     try:
         for info in members:
-            done.append(_extract_one(archive, info, s3, bucket, prefix, progress))
+            before = sum(m.bytes for m in done)
+            counted = None if progress is None else _offset(progress, before, total)
+            done.append(_extract_one(archive, info, s3, bucket, prefix, counted))
     except DataQualityError:
         objects.delete_keys(s3, bucket, [m.key for m in done])
         raise
@@ -193,6 +198,15 @@ def extract_members(
         objects.delete_keys(s3, bucket, [m.key for m in done])
         raise _corrupt(archive_name, f"extracting failed ({error})") from error
     return done
+
+
+def _offset(
+    progress: Callable[[int, int | None], None], before: int, total: int
+) -> Callable[[int, int | None], None]:
+    def update(done: int, _member_total: int | None) -> None:
+        progress(before + done, total)
+
+    return update
 
 
 def _extract_one(

@@ -173,11 +173,14 @@ def fetch(
     opener: Callable[..., Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int | None], None] | None = None,
+    extract_progress: Callable[[int, int | None], None] | None = None,
     fence: Callable[[], None] = lambda: None,
 ) -> FetchResult:
     """Fetch one run's source into raw. See the module docstring for the order.
 
-    `fence` is called right before the raw manifest is written (the lease's check)."""
+    `progress` counts the downloaded (compressed) bytes, `extract_progress` the extracted
+    (uncompressed) ones: two phases, two meanings. `fence` is called right before the raw
+    manifest is written (the lease's check)."""
     if not is_valid_run_id(run_id):
         raise UsageError(f"invalid run id {run_id!r}")
     names, bucket = config.names, config.bucket
@@ -215,7 +218,7 @@ def fetch(
         document.update(status="unchanged", unchanged_since=last.get("run_id"), members=[])
         log.info("source unchanged since run %s (sha256 %s)", last.get("run_id"), got.sha256)
         return FetchResult("unchanged", run_id, document["run_time"], document, [])
-    members = _members(s3, config, got, run_prefix, progress)
+    members = _members(s3, config, got, run_prefix, extract_progress)
     document["members"] = [m.as_dict() for m in members]
     fence()
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
@@ -510,6 +513,7 @@ def run_fetch_step(
     source: str | None = None,
     force: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    extract_progress: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     fence: Callable[[], None] = lambda: None,
 ) -> FetchResult:
@@ -533,6 +537,7 @@ def run_fetch_step(
         secrets=client("secretsmanager") if config.auth_kind == "secretsmanager" else None,
         ssm=client("ssm") if config.auth_kind == "ssm" else None,
         progress=progress,
+        extract_progress=extract_progress,
         sleep=sleep,
         fence=fence,
     )

@@ -51,12 +51,15 @@ def choose_target_name(warehouse: Warehouse, explicit: str | None) -> str:
     return name
 
 
-def open_target(warehouse: Warehouse, name: str, project_root: Path) -> TargetContext:
+def open_target(
+    warehouse: Warehouse, name: str, project_root: Path, *, read_only: bool = False
+) -> TargetContext:
+    """`read_only`: the command only reads (the local target then takes no lock)."""
     config = warehouse.all_targets[name]
     if config.kind == "local":
         from ppdw.targets.local import open_local_target
 
-        local: TargetContext = open_local_target(name, warehouse, project_root)
+        local: TargetContext = open_local_target(name, warehouse, project_root, read_only=read_only)
         return local
     from ppdw.targets.aws import open_aws_target
 

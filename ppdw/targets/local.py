@@ -30,10 +30,17 @@ from botocore.config import Config
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
-from ppdw.errors import AwsError, UsageError
+from ppdw.errors import TargetError, UsageError
 from ppdw.targets import TargetContext, bodies
 from ppdw.targets.lock import StateLock
-from ppdw.targets.state import SaveReport, body_store, load_state, save_state, state_dir
+from ppdw.targets.state import (
+    STATE_FILE,
+    SaveReport,
+    body_store,
+    load_state,
+    save_state,
+    state_dir,
+)
 
 #: Fixed fake credentials of the local target (moto accepts any; never the user's).
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -192,11 +199,16 @@ def start_moto() -> Callable[[], None]:
     return stop
 
 
-def open_local_target(name: str, warehouse: Warehouse, project_root: Path) -> TargetContext:
+def open_local_target(
+    name: str, warehouse: Warehouse, project_root: Path, *, read_only: bool = False
+) -> TargetContext:
+    """`read_only`: for commands that only read; see `_read_only`."""
     directory = state_dir(project_root)
     server = live_server(directory)
     if server is not None:
         return _attached(name, warehouse.region, server)
+    if read_only:
+        return _read_only(name, warehouse.region, directory)
     return _embedded(name, warehouse.region, directory)
 
 
@@ -247,6 +259,53 @@ def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     return target
 
 
+def _read_only(name: str, region: str, directory: Path) -> TargetContext:
+    """Load the last saved state without the lock, and never save it.
+
+    A reader must not wait for a run holding the lock for minutes: the state file is only
+    ever replaced atomically, so it is always a whole, consistent state. The race is a
+    writer's save pruning a file the state read here still names: while loading, the state
+    file has then changed, and loading again reads the newer state; an object body pruned
+    after the load fails that one read (run the command again).
+    """
+    undo: list[Callable[[], None]] = []
+    try:
+        undo.append(isolate_environment(region, None))
+        undo.append(start_moto())
+        # bodies are read from the store's files; none is written (nothing is saved)
+        store = body_store(directory)
+        if store is not bodies.active():
+            undo.append(store.close)
+        _load_settled(directory, store)
+        aws = local_session(region)
+        account = embedded_account()
+    except BaseException:
+        _run_all(reversed(undo))
+        raise
+    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target.on_close(lambda ok: _run_all(reversed(undo)))
+    return target
+
+
+def _load_settled(directory: Path, store: bodies.BodyStore, attempts: int = 5) -> None:
+    for attempt in range(1, attempts + 1):
+        before = _state_version(directory)
+        try:
+            load_state(directory, store)
+            return
+        except TargetError:
+            if attempt == attempts or _state_version(directory) == before:
+                raise
+
+
+def _state_version(directory: Path) -> tuple[int, int] | None:
+    try:
+        found = (directory / STATE_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
 def _close(
     ok: bool, directory: Path, store: bodies.BodyStore, undo: list[Callable[[], None]]
 ) -> None:
@@ -273,46 +332,6 @@ def _run_all(steps: Iterable[Callable[[], None]]) -> None:
             first = first or exc
     if first is not None:
         raise first
-
-
-# -- export ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    objects: int
-    bytes: int
-
-
-def export_bucket(aws: AwsSession, bucket: str, destination: Path) -> ExportReport:
-    """Write every object of `bucket` as a plain file `destination/{key}`."""
-    from ppdw.aws._common import aws_action
-    from ppdw.aws.objects import iter_chunks, list_objects
-    from ppdw.aws.s3 import S3
-
-    if not S3(aws).bucket_exists(bucket):
-        raise AwsError(
-            f"the local warehouse has no bucket {bucket} yet",
-            "create it with `ppdw bootstrap-core` (or `ppdw run DATASET`)",
-        )
-    s3 = aws.client("s3")
-    root = destination.resolve()
-    count = total = 0
-    for info in list_objects(s3, bucket, ""):
-        if info.key.endswith("/"):
-            continue  # a "folder" marker, not a file
-        path = (root / info.key).resolve()
-        if not path.is_relative_to(root):
-            raise UsageError(f"refusing to export key {info.key!r}: it leaves {destination}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with aws_action(f"download s3://{bucket}/{info.key}"):
-            body = s3.get_object(Bucket=bucket, Key=info.key)["Body"]
-            with open(path, "wb") as handle:
-                for chunk in iter_chunks(body):
-                    handle.write(chunk)
-                    total += len(chunk)
-        count += 1
-    return ExportReport(objects=count, bytes=total)
 
 
 # -- serve -------------------------------------------------------------------------------

@@ -39,10 +39,10 @@ def seed(project: Path) -> bytes:
     return buffer.getvalue()
 
 
-def test_export_writes_every_object_as_a_file(project: Path, tmp_path: Path) -> None:
+def test_export_all_objects_writes_every_object_as_a_file(project: Path, tmp_path: Path) -> None:
     parquet = seed(project)
     out = tmp_path / "export"
-    code, _, stderr = invoke(project, "local", "export", str(out))
+    code, _, stderr = invoke(project, "local", "export", str(out), "--all-objects")
     assert code == 0, stderr
     part = out / "bronze/bronze_nsde/partition_datetime=2024-01-01-000000/part-0.parquet"
     assert part.read_bytes() == parquet
@@ -50,7 +50,7 @@ def test_export_writes_every_object_as_a_file(project: Path, tmp_path: Path) -> 
     assert json.loads((out / "raw/nsde/run_id=r1/_manifest.json").read_text()) == {"a": 1}
     total = len(parquet) + len(b'{"a": 1}')
     assert "Exported 2 objects" in stderr
-    assert f"{total} bytes" in stderr
+    assert f"{total:,} bytes" in stderr
     assert f"s3://{BUCKET}" in stderr
 
 
