@@ -2,10 +2,11 @@
 defect 1): against the embedded local state and against `ppdw local serve`.
 
 Identical commands (same source, same --as-of) share their run id. Whatever the
-interleaving, exactly one of them applies the run; the other waits and then finds it
-applied (embedded state: the state lock serializes commands) or is refused because the
-run is in progress (`local serve`: the dataset's lease), or finds it applied if it started
-after the first one finished. Silver must hold each run exactly once: one new version of
+interleaving, exactly one of them applies the run; the other waits and is then refused
+because the run id already fetched its source (embedded state: the state lock serializes
+commands; raw is immutable), or is refused because the run is in progress (`local serve`:
+the dataset's lease), or refused as already fetched if it started after the first one
+finished. Silver must hold each run exactly once: one new version of
 the changed key per run, one current version per key, every closed version kept.
 
 The offsets (0 to 0.6 s) move the second command across the first one's whole run; the
@@ -86,8 +87,8 @@ def outcome(code: int, stderr: str, run_id: str) -> str:
     """What a user reads from one command of a pair."""
     assert "Traceback" not in stderr, stderr
     assert "Taking over" not in stderr, stderr  # the other holder was alive throughout
-    if code == 0 and f"Run {run_id} of nsde was already applied" in stderr:
-        return "already applied"
+    if code == 2 and f"run {run_id} of nsde already fetched its source" in stderr:
+        return "already fetched"  # raw is immutable: the run id fetched once, by the other
     if code == 0 and f"Run {run_id} succeeded" in stderr:
         return "applied"
     if code == 1 and f"Error: run {run_id} of nsde is in progress (pid " in stderr:
@@ -154,11 +155,11 @@ def check_identical_commands(project: Path, tmp_path: Path, allowed: set[str]) -
 def test_identical_commands_on_the_embedded_state_run_one_after_the_other(
     project: Path, tmp_path: Path
 ) -> None:
-    check_identical_commands(project, tmp_path, allowed={"already applied"})
+    check_identical_commands(project, tmp_path, allowed={"already fetched"})
 
 
 @pytest.mark.usefixtures("served")
 def test_identical_commands_through_local_serve_apply_the_run_once(
     project: Path, tmp_path: Path
 ) -> None:
-    check_identical_commands(project, tmp_path, allowed={"already applied", "refused"})
+    check_identical_commands(project, tmp_path, allowed={"already fetched", "refused"})
