@@ -70,9 +70,10 @@ def wh(project: Path) -> Warehouse:
 
 def runs_plan(project: Path, tmp_path: Path) -> list[tuple[str, Path, str]]:
     samples = [project / SAMPLE.format(day=f"2026-11-0{i}") for i in (1, 2, 3)]
-    times = ["2026-11-01T06:00:00Z", "2026-11-02T06:00:00Z", "2026-11-03T06:00:00Z"]
+    # run times in the past (later than now is refused): three months, 2026-09 to 2026-11
+    times = ["2026-09-01T06:00:00Z", "2026-09-02T06:00:00Z", "2026-09-03T06:00:00Z"]
     sources = [*samples, *churn(project, tmp_path)]
-    times += ["2026-12-01T06:00:00Z", "2027-01-05T06:00:00Z"]
+    times += ["2026-10-01T06:00:00Z", "2026-11-05T06:00:00Z"]
     return [
         (f"r{i}", source, when) for i, (source, when) in enumerate(zip(sources, times, strict=True))
     ]
@@ -112,7 +113,7 @@ def test_revert_after_each_run_gives_back_silver_before_it_down_to_empty(
         before.append(silver_view(wh))
         result = wh.run("nsde", source, when, run_id)
         assert result.exit_code == 0, describe(result)
-    assert len(silver_view(wh)["partitions"]) == 3  # 2026-11, 2026-12, 2027-01
+    assert len(silver_view(wh)["partitions"]) == 3  # 2026-09, 2026-10, 2026-11
 
     for index in reversed(range(len(applied))):
         run_id = applied[index][0]
@@ -206,16 +207,16 @@ def test_dry_run_and_a_refused_approval_change_nothing(
     assert result.exit_code == 0, describe(result)
     assert "Revert run r3 of nsde" in result.stderr
     assert "silver goes back to run r2" in result.stderr
-    assert "2026-11" in result.stderr
-    assert "2026-12" in result.stderr
+    assert "2026-09" in result.stderr
+    assert "2026-10" in result.stderr
 
     document = json.loads(wh.cli("revert", "nsde", "--dry-run", "--json").stdout)
     assert document["run_id"] == "r3"
     assert document["previous_run"]["run_id"] == "r2"
     by_month = {p["partition"]: p for p in document["partitions"]}
-    assert by_month["2026-12"]["reopened"] == 0
-    assert by_month["2026-12"]["rows_after"] == 0  # only r3 made that month
-    assert by_month["2026-11"]["reopened"] > 0
+    assert by_month["2026-10"]["reopened"] == 0
+    assert by_month["2026-10"]["rows_after"] == 0  # only r3 made that month
+    assert by_month["2026-09"]["reopened"] > 0
 
     refused = wh.cli("revert", "nsde")  # no terminal, no --yes
     assert refused.exit_code == 2
