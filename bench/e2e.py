@@ -151,9 +151,10 @@ def measure(
 _DURATION = re.compile(r"^(?:(\d+)m)?(\d+(?:\.\d+)?)s$")
 _STEP = re.compile(r"^(fetch|bronze|silver): (succeeded|unchanged|failed)\s+(\S+)", re.MULTILINE)
 _STATE = re.compile(r"local state (loaded|saved) in ([\d.]+) s")
+_N = r"(\d[\d,]*)"  # counts are printed with thousands separators
 _SUMMARY = re.compile(
-    r"Run \S+ (\w+): bronze (\d+) rows; silver INSERT (\d+), UPDATE (\d+), DELETE (\d+), "
-    r"unchanged (\d+); rejected (\d+)"
+    rf"Run \S+ (\w+): bronze {_N} rows?; silver INSERT {_N}, UPDATE {_N}, DELETE {_N}, "
+    rf"unchanged {_N}; {_N} rows? rejected"
 )
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -179,7 +180,8 @@ def parse_ppdw(stderr: str) -> tuple[dict[str, float], dict[str, int], str]:
     if found:
         status = found.group(1)
         names = ("bronze_rows", "INSERT", "UPDATE", "DELETE", "unchanged", "rejected")
-        counts = dict(zip(names, (int(g) for g in found.groups()[1:]), strict=True))
+        numbers = (int(g.replace(",", "")) for g in found.groups()[1:])
+        counts = dict(zip(names, numbers, strict=True))
     return phases, counts, status
 
 

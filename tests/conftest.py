@@ -70,8 +70,14 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def moto_aws() -> Iterator[None]:
-    """moto in this process, the fast way (no boto3 session reset per test)."""
+    """moto in this process, the fast way (no boto3 session reset per test).
+
+    The default boto3 session is dropped first: one made before moto was imported (a test
+    that only talks to a server, say) lacks moto's handler, and its clients would go to AWS.
+    """
+    import boto3
     from moto import mock_aws
 
+    boto3.DEFAULT_SESSION = None
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         yield

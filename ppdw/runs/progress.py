@@ -159,7 +159,8 @@ class RunProgress:
         else:
             took = format_duration(view.duration(now)) if view.finished is not None else ""
             parts = [f"{step}: {state}", took, view.detail if state != "running" else ""]
-            self.console.print("  ".join(p for p in parts if p))
+            # details are data (file names, errors, "[spark engine]"), never markup
+            self.console.print("  ".join(p for p in parts if p), markup=False)
 
     def start(self, step: str, detail: str = "") -> None:
         self.set(step, "running", detail)
@@ -215,11 +216,11 @@ class RunProgress:
 
     def _detail(self, view: StepView) -> RenderableType:
         if view.state != "running" or view.transferred is None:
-            return view.detail
+            return Text(view.detail)  # data, never markup
         done, total = view.transferred
         phase = f"{view.phase} " if view.phase else ""
         if not total:
-            return f"{phase}{format_bytes(done)} {view.detail}".strip()
+            return Text(f"{phase}{format_bytes(done)} {view.detail}".strip())
         line = Table.grid(padding=(0, 1))
         line.add_row(
             ProgressBar(total=total, completed=done, width=20),

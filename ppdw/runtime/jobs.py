@@ -152,7 +152,7 @@ class JobContext:
     glue: Any
     sleep: Sleep
     clock: Callable[[], float]
-    aws: AwsSession | None = None  # the session the clients came from (for Spark's tasks)
+    aws: AwsSession  # the session the clients came from (the lease's, Spark's tasks)
     engine: str = "arrow"  # the engine this step runs (`auto` resolved)
     lease: Lease | None = None
 
@@ -324,10 +324,10 @@ def run_bronze_job(
     `lease`: the local runner's; without it the job takes its execution's."""
     from ppdw.runtime.layers import write_bronze
 
-    session = aws or make_session()
-    ctx = build_context(argv, aws=session, sleep=sleep)
+    # The session comes from the job's arguments (`--aws_region`) unless one is given.
+    ctx = build_context(argv, aws=aws, sleep=sleep)
     ctx.lease = lease
-    with held_lease(ctx, session.client, last_step=False):
+    with held_lease(ctx, ctx.aws.client, last_step=False):
         applied = already_applied(ctx, "bronze")
         if applied is not None:
             return applied
@@ -352,10 +352,10 @@ def run_silver_job(
     """
     from ppdw.runtime.layers import write_silver
 
-    session = aws or make_session()
-    ctx = build_context(argv, aws=session, sleep=sleep)
+    # The session comes from the job's arguments (`--aws_region`) unless one is given.
+    ctx = build_context(argv, aws=aws, sleep=sleep)
     ctx.lease = lease
-    with held_lease(ctx, session.client, last_step=True):
+    with held_lease(ctx, ctx.aws.client, last_step=True):
         applied = already_applied(ctx, "silver")
         if applied is not None:
             return applied

@@ -292,7 +292,7 @@ def _merge_and_commit(
         run_time=ctx.args.run_time,
         force=ctx.args.force,
         base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
-        upgrade_hashes=_hashes_may_be_old(ctx),
+        upgrade_hashes=hashes_may_be_old(ctx),
     )
     del current, snapshot  # the result holds copies of the rows it writes
     stats.update(as_dict(result.stats))
@@ -323,7 +323,7 @@ def _merge_and_commit(
     return stats
 
 
-def _hashes_may_be_old(ctx: JobContext) -> bool:
+def hashes_may_be_old(ctx: JobContext) -> bool:
     """False once a run recording the current record_hash form was applied (`hash_upgrade`):
     then no current version can hold an old-form hash and the merge need not look."""
     from ppdw.runtime.hash_upgrade import may_hold_old_hashes

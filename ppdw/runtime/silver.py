@@ -523,7 +523,7 @@ def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_mont
             EFFECTIVE_YEAR_MONTH, pa.repeat(pa.scalar(year_month), existing.num_rows)
         )
     closed = _in_month(result.closed, year_month)
-    rehashed = _in_month(_rehashed_or_empty(result), year_month)
+    rehashed = _in_month(rehashed_versions(result), year_month)
     fresh = _in_month(result.new_versions, year_month)
     match = [*keys, RECORD_EFFECTIVE_DATE, IS_CURRENT]
     # The versions this run closes or rehashes are current in `existing`: they are replaced.
@@ -537,7 +537,7 @@ def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_mont
     return _sort(pa.concat_tables(parts), keys)
 
 
-def _rehashed_or_empty(result: MergeResult) -> pa.Table:
+def rehashed_versions(result: MergeResult) -> pa.Table:
     return result.rehashed if result.rehashed is not None else result.closed.slice(0, 0)
 
 
@@ -558,7 +558,7 @@ def partitions_to_rewrite(result: MergeResult, run_time: datetime) -> list[str]:
     writes anything (rule 4); empty when the run changes nothing. Partitions holding a
     version whose record_hash this run brings up to date are added (`hash_upgrade`)."""
     months = set(pc.unique(result.closed.column(EFFECTIVE_YEAR_MONTH)).to_pylist())
-    months |= set(pc.unique(_rehashed_or_empty(result).column(EFFECTIVE_YEAR_MONTH)).to_pylist())
+    months |= set(pc.unique(rehashed_versions(result).column(EFFECTIVE_YEAR_MONTH)).to_pylist())
     if result.new_versions.num_rows:
         months.add(year_month(utc_ms(run_time)))
     return sorted(m for m in months if m is not None)

@@ -90,8 +90,8 @@ def nsde_file(
     return path
 
 
-def ran(wh: Warehouse, source: Path, as_of: str, run_id: str) -> None:
-    result = wh.run("nsde", source, as_of, run_id)
+def ran(wh: Warehouse, source: Path, as_of: str, run_id: str, *extra: str) -> None:
+    result = wh.run("nsde", source, as_of, run_id, *extra)
     assert result.exit_code == 0, describe(result)
 
 
@@ -136,6 +136,15 @@ def no_upgrade(
 def test_a_history_hashed_before_the_fix_gets_no_update_and_keeps_every_version(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    upgrade_an_old_history(project, tmp_path, monkeypatch)
+
+
+def upgrade_an_old_history(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *upgrade_args: str
+) -> None:
+    """Two runs as ppdw wrote them before the fix, then a run of today's (`upgrade_args`:
+    e.g. its engine) that renames one product: one UPDATE, the old-form hashes of the
+    other current versions brought up to date, every version otherwise as it was."""
     configure_price(project)
     wh = Warehouse(project)
     wh.boot("nsde")
@@ -160,7 +169,7 @@ def test_a_history_hashed_before_the_fix_gets_no_update_and_keeps_every_version(
     assert ndc11(7) in stale
     assert ndc11(4) not in stale
 
-    ran(wh, day3, T3, "edges-3")  # product 4 renamed, nothing else changed
+    ran(wh, day3, T3, "edges-3", *upgrade_args)  # product 4 renamed, nothing else changed
 
     assert changes(wh) == {"INSERT": 0, "UPDATE": 1, "DELETE": 0}
     after = silver_rows(wh)

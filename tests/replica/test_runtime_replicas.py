@@ -258,11 +258,6 @@ def deploy(project_dir: Path) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.xfail(
-    reason="open defect found at the last merge: the deployed bronze job's CreateTable answers "
-    "'Database pp_dw_bronze not found' against the moto server; to be fixed next",
-    strict=False,
-)
 @pytest.mark.parametrize("dataset", ["nsde", "rxnorm"])
 def test_deployed_code_in_aws_like_environments_gives_the_in_process_silver(
     dataset: str, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -40,7 +40,7 @@ def test_golden_record_hash_holds_on_spark(spark: Any) -> None:
             names=["row", "text", "hash"],
         )
 
-    seed = spark.sparkContext.parallelize([0], 1).toDF("i INT")
+    seed = spark.sparkContext.parallelize([(0,)], 1).toDF("i INT")
     spread = seed.mapInArrow(emit, frames.struct(layout)).repartition(3, "g7")
     out = spread.mapInArrow(hash_rows, "row BIGINT, text STRING, hash STRING")
     result = frames.collect(out).sort_by("row")

@@ -154,8 +154,8 @@ def test_ppdw_output_is_parsed_even_when_the_summary_wraps() -> None:
             "fetch: succeeded  1.3s",
             "bronze: succeeded  1m05s  1998 rows -> partition 2026-11-02-060000",
             "silver: succeeded  0.9s  INSERT 10 UPDATE 16 DELETE 13, unchanged 1971",
-            "Run nsde-20261102-060000 succeeded: bronze 1998 rows; silver INSERT 10, UPDATE ",
-            "16, DELETE 13, unchanged 1971; rejected 2",
+            "Run nsde-20261102-060000 succeeded: bronze 1,998 rows; silver INSERT 10, UPDATE ",
+            "16, DELETE 13, unchanged 1,971; 2 rows rejected, 1 duplicate row dropped",
             "INFO ppdw.targets.local: local state saved in 0.050 s (99805 bytes of metadata)",
         ]
     )

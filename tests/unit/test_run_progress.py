@@ -88,3 +88,15 @@ def test_download_progress_does_not_redraw_the_view_per_chunk() -> None:
         for done in range(0, 2000 * 65536, 65536):
             update(done, 2000 * 65536)
         assert renders[0] - before < 20
+
+
+def test_details_in_brackets_are_shown_as_written_not_read_as_markup() -> None:
+    detail = "300 rows -> partition 2026-11-01-060000 [spark engine]"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=False)
+    with RunProgress("run r1 of nsde", console=console, clock=lambda: 0.0) as progress:
+        progress.done("bronze", detail)
+        progress.fail("silver", "s3://b/k[1].csv: [bold]not markup[/bold]")
+    assert f"bronze: succeeded  0.0s  {detail}" in buffer.getvalue()
+    assert "s3://b/k[1].csv: [bold]not markup[/bold]" in buffer.getvalue()
+    assert "[spark engine]" in _shown(progress.render())

@@ -7,8 +7,9 @@ rows in source order and a re-run writes the same names). Whole-file decisions s
 whole-file:
 
 - the column names come from the member's header, parsed once by the reader;
-- when ranges of one member disagree on the encoding (one needed the fallback), every range
-  is read again in the fallback encoding, as the reader decides for a whole file;
+- the encoding fallback is decided per line by the reader, so each range decodes its own
+  lines exactly as the whole file would be decoded (ranges start at line boundaries); the
+  member's `fallback_lines` is the sum over its ranges;
 - when a range fails to parse, the member is read whole in one task: its error (or result)
   is then exactly the Arrow engine's, line numbers included.
 """
@@ -117,7 +118,6 @@ def build(
     tasks, formats = _plan_ranges(store, members, source, range_bytes)
     plan = Plan(store, tuple(members), formats, dataset, run_id, run_time, prefix)
     outcomes = {o.seq: o for o in _run(spark, plan, tasks)}
-    outcomes = _retry_encodings(spark, plan, tasks, outcomes, source)
     outcomes = _retry_failures(spark, plan, tasks, outcomes, source)
     kept = sorted(outcomes)
     written = {file_key(prefix, seq) for seq in kept}
@@ -200,7 +200,7 @@ def run_task(plan: Plan, task: Task) -> Outcome:
     except PpdwError as error:
         return Outcome(task.seq, 0, "", {}, 0, None, error)
     size = write_table(plan.store, file_key(plan.prefix, task.seq), result.table)
-    stats = as_dict(result.stats)
+    stats = {**as_dict(result.stats), "fallback_lines": read.fallback_lines}
     return Outcome(
         task.seq, result.table.num_rows, read.encoding, stats, size, result.table.schema, None
     )
@@ -271,34 +271,6 @@ def _members_of(tasks: Sequence[Task]) -> dict[int, list[Task]]:
     return by_member
 
 
-def _retry_encodings(
-    spark: SparkSession,
-    plan: Plan,
-    tasks: Sequence[Task],
-    outcomes: dict[int, Outcome],
-    source: SourceFormat,
-) -> dict[int, Outcome]:
-    """A member whose ranges disagree on the encoding is read in the fallback encoding."""
-    if not source.fallback_encoding:
-        return outcomes
-    pair = {source.encoding, source.fallback_encoding}
-    again: list[Task] = []
-    formats = list(plan.formats)
-    for member, own in _members_of(tasks).items():
-        used = {outcomes[t.seq].encoding for t in own if outcomes[t.seq].error is None}
-        if len(used) > 1 and used <= pair:
-            fallback = replace(source, encoding=source.fallback_encoding, fallback_encoding=None)
-            inner = fallback
-            if not own[0].whole:
-                inner = _inner_format(plan.store, plan.members[member], fallback)
-            formats[member] = (fallback, inner)
-            again.extend(own)
-    if not again:
-        return outcomes
-    retried = replace(plan, formats=tuple(formats))
-    return {**outcomes, **{o.seq: o for o in _run(spark, retried, again)}}
-
-
 def _retry_failures(
     spark: SparkSession,
     plan: Plan,
@@ -351,6 +323,7 @@ def _report(plan: Plan, tasks: Sequence[Task], outcomes: dict[int, Outcome]) -> 
                 "member": plan.members[member].name,
                 "encoding": first.encoding,
                 **first.stats,
+                "fallback_lines": sum(int(o.stats.get("fallback_lines", 0)) for o in done),
                 "rows": sum(o.rows for o in done),
                 "parse_failures": ordered,
             }

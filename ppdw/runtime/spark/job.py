@@ -68,6 +68,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "partition": partition,
         "rows": built.rows,
         "parse_failures": layers._parse_failures(built.members),
+        "fallback_lines": sum(int(m["fallback_lines"]) for m in built.members),
         "files": built.files,
         "bytes": built.bytes,
         "table": how,
@@ -93,6 +94,7 @@ def merge_and_commit(
         locations=locations,
         version_folder={ym: layers.version_folder(ctx, ym) for ym in months},
         rejects_folder=ctx.names.rejects_prefix(ctx.args.run_id),
+        upgrade_hashes=layers.hashes_may_be_old(ctx),
     )
     with task_store(ctx.bucket, ctx.s3, _session(ctx)) as store:
         outcome = silver.apply(get_session(), store, request)

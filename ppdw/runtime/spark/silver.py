@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
 from ppdw.runtime import silver as rules
+from ppdw.runtime.hash_upgrade import FORM_KEY as _FORM
 from ppdw.runtime.schema import (
     EFFECTIVE_YEAR_MONTH,
     IS_CURRENT,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
     from ppdw.config.models import Dataset
 
-SNAPSHOT, CURRENT, NEW, CLOSED, REJECT, REPORT, EXISTING = range(7)
+SNAPSHOT, CURRENT, NEW, CLOSED, REJECT, REPORT, EXISTING, REHASHED = range(8)
 _ROLE, _ORD, _YM, _REPORT = "__role", "__ord", "__ym", "__report"
 #: Rows per task: the Arrow transforms hold a task's rows (about 1 KB each) in memory.
 DEFAULT_ROWS_PER_TASK = 500_000
@@ -66,6 +67,8 @@ class Request:
     version_folder: Mapping[str, str]  # ym -> this run's new folder (any month)
     rejects_folder: str
     rows_per_task: int = DEFAULT_ROWS_PER_TASK
+    #: Look for old-form record_hashes among unchanged current versions (`hash_upgrade`).
+    upgrade_hashes: bool = True
 
 
 @dataclass
@@ -315,16 +318,30 @@ def _merge_task(
                 run_time=request.run_time,
                 force=True,  # the delete guard is judged over all keys, on the driver
                 base_stats=prep_stats,
+                upgrade_hashes=request.upgrade_hashes,
             )
         except DataQualityError as error:
             report["error"] = {"rule": error.rule, "message": str(error), "hint": error.hint}
         else:
             report["stats"] = asdict(merged.stats)
-            closed_months = pc.unique(merged.closed.column(EFFECTIVE_YEAR_MONTH))
-            report["months"] = [m for m in closed_months.to_pylist() if m is not None]
-            report["changed"] = merged.new_versions.num_rows + merged.closed.num_rows
+            rehashed = rules.rehashed_versions(merged)
+            # the months of closed and rehashed versions are rewritten (rule 4, hash_upgrade)
+            months = pc.unique(
+                pa.concat_arrays(
+                    [
+                        merged.closed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
+                        rehashed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
+                    ]
+                )
+            )
+            report["months"] = [m for m in months.to_pylist() if m is not None]
+            report["changed"] = (
+                merged.new_versions.num_rows + merged.closed.num_rows + rehashed.num_rows
+            )
             out.append(_rows(NEW, merged.new_versions, None, "n", result, keys))
             out.append(_rows(CLOSED, merged.closed, None, "n", result, keys))
+            if rehashed.num_rows:
+                out.append(_rows(REHASHED, rehashed, None, "n", result, keys))
     for part in out:
         yield from conform(part, out_schema).to_batches(max_chunksize=65536)
     yield _report_batch(report, keys, out_schema)
@@ -384,7 +401,8 @@ def _gather(first: DataFrame) -> _Report:
     totals: dict[str, int] = {}
     for report in reports:
         for name, value in (report.get("stats") or {}).items():
-            totals[name] = totals.get(name, 0) + int(value)
+            if name != _FORM:  # a property of the run, not a count: set on the driver
+                totals[name] = totals.get(name, 0) + int(value)
     return _Report(
         stats=totals,
         live=sum(int(r.get("live", 0)) for r in reports),
@@ -413,6 +431,8 @@ def _check_snapshot(report: _Report, inputs: _Inputs, request: Request) -> dict[
     for name in ("rows_read", "rejected", "duplicates", "inserts", "updates", "deletes"):
         stats[name] = base.get(name, 0)
     stats["unchanged"] = base.get("unchanged", 0)
+    stats["rehashed"] = base.get("rehashed", 0)
+    stats[_FORM] = rules.MergeStats().record_hash_form
     stats["changes"] = {
         "INSERT": stats["inserts"],
         "UPDATE": stats["updates"],
@@ -538,7 +558,7 @@ def _second_pass(
     parts: list[DataFrame] = []
     if descriptors:
         parts.append(_descriptors(spark, descriptors).mapInArrow(read, struct))
-    changes = first.filter(F.col(_ROLE).isin(NEW, CLOSED))
+    changes = first.filter(F.col(_ROLE).isin(NEW, CLOSED, REHASHED))
     blank = [
         F.lit(None).cast(struct[f.name].dataType).alias(f.name)
         for f in frames.fields("e", existing)
@@ -591,14 +611,15 @@ def _rewrite_task(
     roles = table.column(_ROLE)
     new = frames.from_wire(table.filter(pc.equal(roles, NEW)), "n", job.result)
     closed = frames.from_wire(table.filter(pc.equal(roles, CLOSED)), "n", job.result)
-    merged = rules.MergeResult(new, closed, rules.MergeStats(), job.keys, job.tracked)
+    rehashed = frames.from_wire(table.filter(pc.equal(roles, REHASHED)), "n", job.result)
+    merged = rules.MergeResult(new, closed, rules.MergeStats(), job.keys, job.tracked, rehashed)
     old = table.filter(pc.equal(roles, EXISTING))
     del table, roles
     for ym in job.targets:
         mine = old.filter(pc.equal(old.column(_YM), ym))
-        touched = (
-            pc.any(pc.equal(new.column(EFFECTIVE_YEAR_MONTH), ym)).as_py()
-            or pc.any(pc.equal(closed.column(EFFECTIVE_YEAR_MONTH), ym)).as_py()
+        touched = any(
+            pc.any(pc.equal(part.column(EFFECTIVE_YEAR_MONTH), ym)).as_py()
+            for part in (new, closed, rehashed)
         )
         if not mine.num_rows and not touched:
             continue
