@@ -9,17 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from ppdw.aws.errors import BotoCoreError, ClientError, error_code, is_code
 from ppdw.errors import AwsError
 
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def is_code(exc: BaseException, *codes: str) -> bool:
-    return isinstance(exc, ClientError) and error_code(exc) in codes
+__all__ = ["aws_action", "error_code", "is_code", "tag_dict", "tag_list"]
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ppdw.aws.errors import error_code
 from ppdw.errors import AwsError
 
 #: Parts of a multipart upload (S3 wants >= 5 MiB for every part but the last).
@@ -50,12 +51,8 @@ def make_client(service: str, region: str) -> Any:
     return session.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _fail(action: str, bucket: str, key: str, error: Exception) -> AwsError:
-    detail = _code(error) if isinstance(error, ClientError) else type(error).__name__
+    detail = error_code(error) if isinstance(error, ClientError) else type(error).__name__
     return AwsError(f"S3 {action} s3://{bucket}/{key} failed: {detail}: {error}")
 
 
@@ -75,9 +72,9 @@ def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     try:
         return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as error:
-        if _code(error) in _MISSING_CODES:
+        if error_code(error) in _MISSING_CODES:
             return None
-        if _code(error) in _DENIED_CODES:
+        if error_code(error) in _DENIED_CODES:
             raise _read_denied("get", bucket, key) from error
         raise _fail("get", bucket, key, error) from error
     except BotoCoreError as error:
@@ -118,7 +115,7 @@ def put_if_absent(s3: Any, bucket: str, key: str, data: bytes) -> str | None:
     try:
         answer = s3.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
     except ClientError as error:
-        if _code(error) in _EXISTS_CODES:
+        if error_code(error) in _EXISTS_CODES:
             return None
         raise _fail("conditional put", bucket, key, error) from error
     except BotoCoreError as error:
@@ -132,7 +129,7 @@ def put_if_match(s3: Any, bucket: str, key: str, data: bytes, etag: str) -> str 
     try:
         answer = s3.put_object(Bucket=bucket, Key=key, Body=data, IfMatch=etag)
     except ClientError as error:
-        if _code(error) in _EXISTS_CODES | _MISSING_CODES:
+        if error_code(error) in _EXISTS_CODES | _MISSING_CODES:
             return None
         raise _fail("conditional put", bucket, key, error) from error
     except BotoCoreError as error:
@@ -146,7 +143,7 @@ def delete_if_match(s3: Any, bucket: str, key: str, etag: str) -> bool:
     try:
         s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
     except ClientError as error:
-        if _code(error) in _EXISTS_CODES | _MISSING_CODES:
+        if error_code(error) in _EXISTS_CODES | _MISSING_CODES:
             return False
         raise _fail("conditional delete", bucket, key, error) from error
     except BotoCoreError as error:
@@ -171,7 +168,7 @@ def get_versioned(s3: Any, bucket: str, key: str) -> Versioned | None:
         answer = s3.get_object(Bucket=bucket, Key=key)
         data = bytes(answer["Body"].read())
     except ClientError as error:
-        if _code(error) in _MISSING_CODES:
+        if error_code(error) in _MISSING_CODES:
             return None
         raise _fail("get", bucket, key, error) from error
     except BotoCoreError as error:
@@ -198,9 +195,9 @@ def exists(s3: Any, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if _code(error) in _MISSING_CODES:
+        if error_code(error) in _MISSING_CODES:
             return False
-        if _code(error) in _DENIED_CODES:
+        if error_code(error) in _DENIED_CODES:
             raise _read_denied("head", bucket, key) from error
         raise _fail("head", bucket, key, error) from error
     except BotoCoreError as error:

@@ -78,11 +78,13 @@ def make_session(
     endpoint_url: str | None = None,
     credentials: dict[str, str] | None = None,
     isolated: bool = False,
+    lean: bool = False,
 ) -> AwsSession:
     """Build a session from boto3's default chain (env, profile, SSO, instance role).
 
     `isolated=True` ignores the environment's AWS_PROFILE and AWS_ENDPOINT_URL (and
     endpoint settings in config files): the `local` target must never reach real AWS.
+    `lean=True`: clients with `lean_client_config` (for the emulator only).
     """
     kwargs: dict[str, Any] = {}
     if isolated:
@@ -104,4 +106,17 @@ def make_session(
     if isolated:
         # older botocore stubs do not know this option
         config = config.merge(Config(ignore_configured_endpoint_urls=True))  # type: ignore[call-arg]
+    if lean:
+        config = config.merge(lean_client_config())
     return AwsSession(session=session, endpoint_url=endpoint_url, config=config)
+
+
+def lean_client_config() -> Config:
+    """Clients of the emulator compute no request checksums, validate none on responses
+    and sign no payloads: the bytes never leave this machine (in-process or loopback), so
+    hashing every body twice more would only cost time."""
+    return Config(  # type: ignore[call-arg]
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False},
+    )

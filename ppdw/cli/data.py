@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +14,7 @@ from ppdw.errors import PpdwError, UsageError
 if TYPE_CHECKING:
     from ppdw.config.loader import Project
     from ppdw.runs.local import RunRequest
+    from ppdw.runs.request import RunFlags
     from ppdw.targets import TargetContext
 
 
@@ -31,22 +32,6 @@ class FromStep(StrEnum):
     raw = "raw"
     bronze = "bronze"
     silver = "silver"
-
-
-def parse_as_of(text: str) -> datetime:
-    """ISO-8601; naive means UTC; must be whole seconds."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(
-            f"--as-of {text!r} is not an ISO-8601 date/time",
-            "example: --as-of 2026-11-01T06:00:00Z",
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.microsecond:
-        raise UsageError(f"--as-of {text!r}: the run time is whole seconds")
-    return moment.astimezone(UTC)
 
 
 def run(
@@ -110,89 +95,29 @@ def run(
 
     Example: ppdw run nsde --as-of 2026-11-01T06:00:00Z
     """
-    from ppdw.naming import default_run_id, is_valid_run_id
+    from ppdw.runs import request as run_request
 
     project = context.load_project(ctx)
-    project.dataset(dataset)
-    if run_id is not None and not is_valid_run_id(run_id):
-        raise UsageError(
-            f"--run-id {run_id!r} is not a valid run id",
-            "use letters, digits, '-' and '_' (at most 80, starting with a letter or digit)",
-        )
-    if from_step is not FromStep.raw and run_id is None:
-        raise UsageError(f"--from {from_step.value} needs --run-id of an existing run")
-    if from_step is not FromStep.raw and (as_of or source):
-        raise UsageError(
-            f"--from {from_step.value} reuses the run's time and data", "drop --as-of/--source"
-        )
-    run_time = parse_as_of(as_of) if as_of else datetime.now(UTC).replace(microsecond=0)
-    if as_of:
-        from ppdw.runs.guards import check_not_future
-
-        check_not_future(run_time, force=force)
+    flags = run_request.RunFlags(
+        dataset=dataset,
+        source=source,
+        as_of=as_of,
+        run_id=run_id,
+        runner=runner.value if runner is not None else None,
+        from_step=from_step.value,
+        no_wait=no_wait,
+        force=force,
+        engine=engine.value if engine is not None else None,
+        ignore_drift=ignore_drift,
+    )
+    run_time = run_request.check_flags(project, flags)
     if engine is EngineChoice.spark:
         _require_spark()
     with context.open_target(ctx, project) as target:
-        from ppdw.runs.drift import guard_drift
-
-        chosen = _choose_runner(target, runner)
-        if chosen is Runner.stepfunctions:
-            guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
-            if from_step is not FromStep.raw:
-                raise UsageError("--from bronze|silver needs --runner local")
-            if engine is not None:
-                raise UsageError(
-                    "--engine needs --runner local",
-                    "on Step Functions the jobs run the engine deploy gave them "
-                    "(`engine` in dataset.json)",
-                )
-            _run_stepfunctions(
-                target,
-                project,
-                dataset,
-                source,
-                run_time,
-                run_id or default_run_id(dataset, run_time),
-                force,
-                no_wait,
-                as_json,
-            )
+        if run_request.choose_runner(target, flags) == "stepfunctions":
+            _run_stepfunctions(target, project, flags, run_time, as_json)
             return
-        if no_wait:
-            raise UsageError("--no-wait needs --runner stepfunctions")
-        from ppdw.runs.local import (
-            RunRequest,
-            check_resumable,
-            prepare_local_target,
-            resolve_source,
-        )
-        from ppdw.runs.report import describe_source
-
-        resolved = (
-            resolve_source(source, project, target, dataset) if from_step is FromStep.raw else None
-        )
-        prepare_local_target(target, project, dataset, say=render.info)
-        guard_drift(target, project, dataset, ignore=ignore_drift, say=render.info)
-
-        request = RunRequest(
-            dataset=dataset,
-            run_id=run_id or default_run_id(dataset, run_time),
-            run_time=run_time,
-            source=resolved,
-            from_step=from_step.value,
-            force=force,
-            engine=engine.value if engine is not None else None,
-        )
-        if from_step is not FromStep.raw:
-            request = _with_time(request, check_resumable(target, project, request))
-        from ppdw.runs.guards import checked_request
-
-        request = checked_request(target, project, request, explicit_time=as_of is not None)
-        shown = (
-            describe_source(project, dataset, source, target.kind == "local")
-            if from_step is FromStep.raw
-            else f"raw data of run {request.run_id}"
-        )
+        request, shown = run_request.local_request(target, project, flags, run_time, render.info)
         _run_local(ctx, target, project, request, as_json, shown)
 
 
@@ -203,23 +128,6 @@ def _require_spark() -> None:
         raise UsageError(
             "--engine spark needs pyspark, which is not installed (extra 'spark')", INSTALL_HINT
         )
-
-
-def _with_time(request: RunRequest, run_time: datetime) -> RunRequest:
-    from dataclasses import replace
-
-    return replace(request, run_time=run_time)
-
-
-def _choose_runner(target: TargetContext, runner: Runner | None) -> Runner:
-    if runner is None:
-        return Runner.local if target.kind == "local" else Runner.stepfunctions
-    if runner is Runner.stepfunctions and target.kind == "local":
-        raise UsageError(
-            "the local target has no Step Functions runner",
-            "use --runner local (the default here), or --target aws",
-        )
-    return runner
 
 
 def _run_local(
@@ -263,26 +171,18 @@ def _run_local(
 
 
 def _run_stepfunctions(
-    target: TargetContext,
-    project: Project,
-    dataset: str,
-    source: str | None,
-    run_time: datetime,
-    run_id: str,
-    force: bool,
-    no_wait: bool,
-    as_json: bool,
+    target: TargetContext, project: Project, flags: RunFlags, run_time: datetime, as_json: bool
 ) -> None:
+    from ppdw.runs.drift import guard_drift
     from ppdw.runs.progress import QuietProgress, RunProgress
     from ppdw.runs.report import describe_source, run_document
+    from ppdw.runs.request import check_stepfunctions_flags, run_id_of
     from ppdw.runs.stepfunctions import follow, start
 
-    if source is not None and "://" not in source:
-        raise UsageError(
-            f"--source {source}: the Step Functions runner fetches in Lambda, which cannot "
-            "read a local file",
-            "give a URL (https://, s3://), or use --runner local",
-        )
+    dataset, source, no_wait = flags.dataset, flags.source, flags.no_wait
+    guard_drift(target, project, dataset, ignore=flags.ignore_drift, say=render.info)
+    check_stepfunctions_flags(flags)
+    run_id, force = run_id_of(flags, run_time), flags.force
     arn = start(
         target, project, dataset, run_id=run_id, run_time=run_time, source=source, force=force
     )

@@ -66,10 +66,8 @@ def check_order(
     applied run, which changes nothing, excepted)."""
     s3, bucket, names = _location(target, project, dataset)
     last = manifest.read_last_success(s3, bucket, names)
-    if last is None or last.get("run_id") == run_id:
-        return
-    last_time = manifest.parse_time(str(last["run_time"]))
-    if run_time > last_time:
+    last_time = manifest.out_of_order(last, run_id, run_time)
+    if last is None or last_time is None:
         return
     if from_step == "raw" and manifest.read_raw_manifest(s3, bucket, names, run_id):
         return  # fetched already: the fetch refuses it, naming the way out (raw is immutable)

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ppdw.aws import objects
+from ppdw.aws.errors import AWS_ERRORS, ClientError, error_code
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.runtime.redact import redact_text, redact_url
 
@@ -208,7 +207,7 @@ def _chunks(stream: Any) -> Iterator[bytes]:
         yield from objects.iter_chunks(stream, CHUNK)
     except (TimeoutError, ConnectionError, http.client.HTTPException, urllib.error.URLError) as e:
         raise _Retryable(f"reading the body failed: {type(e).__name__}: {e}") from None
-    except (ClientError, BotoCoreError) as error:
+    except AWS_ERRORS as error:
         raise _Retryable(f"reading from S3 failed: {error}") from None
     except OSError as error:
         raise _Retryable(f"reading the body failed: {type(error).__name__}: {error}") from None
@@ -253,13 +252,13 @@ def _open_s3(source: str, s3: Any) -> _Opened:
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
+        code = error_code(error)
         if code in ("NoSuchKey", "404", "NoSuchBucket", "403", "AccessDenied"):
             raise DataQualityError(
                 "source_missing", f"source s3://{bucket}/{key} cannot be read ({code})"
             ) from None
         raise _Retryable(f"S3 GetObject failed: {code}") from None
-    except BotoCoreError as error:
+    except AWS_ERRORS as error:  # no answer at all (the ClientErrors are handled above)
         raise _Retryable(f"S3 GetObject failed: {error}") from None
     return _Opened(
         response["Body"],

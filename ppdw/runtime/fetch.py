@@ -51,9 +51,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ppdw.aws import objects
+from ppdw.aws.errors import AWS_OR_SHAPE_ERRORS
 from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError, UsageError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import archive, download, holders, manifest
@@ -131,7 +130,7 @@ def read_secret(config: FetchConfig, secrets: Any | None, ssm: Any | None) -> st
                 raise ConfigError("an SSM client is needed to read the source's secret")
             response = ssm.get_parameter(Name=name, WithDecryption=True)
             return str(response["Parameter"]["Value"])
-    except (KeyError, ClientError, BotoCoreError) as error:
+    except AWS_OR_SHAPE_ERRORS as error:
         raise PpdwError(
             f"cannot read the source secret {name!r} from {config.auth_kind} "
             f"({type(error).__name__})",
@@ -314,10 +313,8 @@ def check_run_order(
     last: dict[str, Any] | None, dataset: str, run_id: str, run_time: datetime
 ) -> None:
     """Refuse a run that precedes the last successful run of the dataset (not its retry)."""
-    if last is None or last.get("run_id") == run_id:
-        return
-    last_time = manifest.parse_time(str(last["run_time"]))
-    if run_time <= last_time:
+    last_time = manifest.out_of_order(last, run_id, run_time)
+    if last is not None and last_time is not None:
         raise DataQualityError(
             "out_of_order",
             f"run time {manifest.format_time(run_time)} is not later than the last applied "

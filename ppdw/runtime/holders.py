@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
+from ppdw.aws.errors import AWS_ERRORS, AWS_OR_SHAPE_ERRORS, error_code
 
 HolderKind = Literal["process", "execution"]
 Verdict = Literal["alive", "dead", "unknown"]
@@ -185,11 +185,8 @@ def execution_status(sfn: Any, *, partition: str, region: str, account: str) -> 
         arn = f"arn:{partition}:states:{region}:{account}:execution:{state_machine}:{name}"
         try:
             return str(sfn.describe_execution(executionArn=arn)["status"])
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            return NO_EXECUTION if code == "ExecutionDoesNotExist" else None
-        except BotoCoreError:
-            return None
+        except AWS_ERRORS as error:  # no answer, or a refusal: unknown
+            return NO_EXECUTION if error_code(error) == "ExecutionDoesNotExist" else None
 
     return status
 
@@ -221,7 +218,7 @@ def _lookup_from_sts(client: Callable[[str], Any]) -> ExecutionStatus | None:
         sts = client("sts")
         arn = str(sts.get_caller_identity()["Arn"])  # arn:{partition}:sts::{account}:...
         region = str(sts.meta.region_name)
-    except (ClientError, BotoCoreError, KeyError):
+    except AWS_OR_SHAPE_ERRORS:
         return None
     parts = arn.split(":")
     if len(parts) < 5:

@@ -232,10 +232,8 @@ def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
 
 
 def _check_order(ctx: JobContext, last: dict[str, Any] | None) -> None:
-    if last is None:
-        return
-    last_time = manifest.parse_time(str(last["run_time"]))
-    if ctx.args.run_time <= last_time:
+    last_time = manifest.out_of_order(last, ctx.args.run_id, ctx.args.run_time)
+    if last is not None and last_time is not None:
         raise DataQualityError(
             "out_of_order",
             f"run time {manifest.format_time(ctx.args.run_time)} is not later than the last "
@@ -406,17 +404,15 @@ def _resume_commit(
 ) -> dict[str, Any]:
     """Finish the commit a killed attempt of this run started, from its recorded stats."""
     run_id, dataset = ctx.args.run_id, ctx.dataset.name
-    if last is not None and last.get("run_id") != run_id:
-        later = manifest.parse_time(str(last["run_time"])) >= ctx.args.run_time
-        if later:
-            _abandon_commit(ctx)
-            raise DataQualityError(
-                "out_of_order",
-                f"run {run_id} was interrupted while committing silver, and run "
-                f"{last.get('run_id')} (not earlier) was applied since: its commit cannot "
-                "be finished",
-                f"leave run {run_id} as it is; silver holds the runs up to {last.get('run_id')}",
-            )
+    if last is not None and manifest.out_of_order(last, run_id, ctx.args.run_time):
+        _abandon_commit(ctx)
+        raise DataQualityError(
+            "out_of_order",
+            f"run {run_id} was interrupted while committing silver, and run "
+            f"{last.get('run_id')} (not earlier) was applied since: its commit cannot "
+            "be finished",
+            f"leave run {run_id} as it is; silver holds the runs up to {last.get('run_id')}",
+        )
     targets = [str(ym) for ym in stats.get("partitions", [])]
     missing = [
         ym

@@ -198,6 +198,19 @@ def read_last_success(s3: Any, bucket: str, names: DatasetNames) -> dict[str, An
     return pointer if isinstance(pointer, dict) else None
 
 
+def out_of_order(last: dict[str, Any] | None, run_id: str, run_time: datetime) -> datetime | None:
+    """The run-order rule (data.md): a run applies only later than the last applied run
+    of its dataset. Returns that run's time when `run_time` is not later than it, so the
+    run is out of order; None when the run may go (no run applied yet, or `last` is this
+    very run, whose retry or re-apply is not a new run). Every place that enforces the
+    order (the CLI's guard, the fetch, the silver step, a resumed commit) asks here and
+    words the refusal for its own situation."""
+    if last is None or last.get("run_id") == run_id:
+        return None
+    last_time = parse_time(str(last["run_time"]))
+    return last_time if run_time <= last_time else None
+
+
 def write_last_success(
     s3: Any,
     bucket: str,

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from botocore.config import Config
-
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
@@ -59,24 +57,16 @@ class ServerInfo:
     pid: int
 
 
-def lean_client_config() -> Config:
-    """Clients of the emulator compute no request checksums, validate none on responses
-    and sign no payloads: the bytes never leave this machine (in-process or loopback), so
-    hashing every body twice more would only cost time."""
-    return Config(  # type: ignore[call-arg]
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        s3={"payload_signing_enabled": False},
-    )
-
-
 def local_session(region: str, endpoint_url: str | None = None) -> AwsSession:
     """A session on the emulator (`lean_client_config`). Embedded (no endpoint), plain
     object reads and writes skip HTTP altogether (`ppdw.targets.s3_direct`)."""
     aws = make_session(
-        credentials=FAKE_CREDENTIALS, region=region, endpoint_url=endpoint_url, isolated=True
+        credentials=FAKE_CREDENTIALS,
+        region=region,
+        endpoint_url=endpoint_url,
+        isolated=True,
+        lean=True,
     )
-    aws.config = aws.config.merge(lean_client_config())
     if endpoint_url is None:
         from ppdw.targets import s3_direct
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ppdw.aws.session import make_session
+from ppdw.aws.session import lean_client_config, make_session
 from ppdw.config.loader import load_project
 from ppdw.targets import TargetContext, bodies, open_target
 from ppdw.targets import state as state_module
-from ppdw.targets.local import lean_client_config, local_session
+from ppdw.targets.local import local_session
 from ppdw.targets.state import STATE_FILE, read_stamp, state_dir
 
 BUCKET = "pp-dw-123456789012"
