@@ -17,7 +17,8 @@ report says which stage of which engine completed. The Spark stages use `local[2
 1 GB JVM heap; the Arrow stages run as the Glue job's Arrow code would.
 
 Results: JSON lines appended to `--results` (default bench/engines.jsonl), summarised by
-`python -m bench.engines report` into the tables of bench/ENGINES.md.
+`python -m bench.engines report [LABEL] [FILE]` into the tables of bench/RESULTS.md
+("Engines").
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 #: Spark only for a raw snapshot above `spark_above_mb` (docs/engines.md).
 Engine = Literal["arrow", "spark", "auto"]
 #: Raw snapshot size (uncompressed MiB) above which `auto` picks Spark: where the Arrow
-#: engine's measured peak memory reaches half of a G.1X driver (bench/ENGINES.md).
-SPARK_ABOVE_MB = 2048
+#: engine's measured peak memory (its first-load silver: 6.7 GiB at 540 MiB of NSDE-shaped
+#: CSV, growing ~12.3 MiB per raw MiB) reaches half of a G.1X driver's 16 GB
+#: (bench/RESULTS.md, "Engines").
+SPARK_ABOVE_MB = 640
 
 # AWS EventBridge schedule expressions: cron(6 fields) or rate(N unit[s]).
 _CRON_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")

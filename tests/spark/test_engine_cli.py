@@ -48,7 +48,7 @@ def test_plan_shows_each_dataset_engine(project: Path) -> None:
     document = json.loads(config.read_text())
     config.write_text(json.dumps({**document, "engine": "spark"}))
     _, _, stderr = invoke(project, "plan", "nsde", "rxnorm")
-    assert "nsde: engine auto (spark above 2048 MiB of raw data, else arrow), 2 G.1X workers" in (
+    assert "nsde: engine auto (spark above 640 MiB of raw data, else arrow), 2 G.1X workers" in (
         stderr
     )
     assert "rxnorm: engine spark, 2 G.1X workers" in stderr

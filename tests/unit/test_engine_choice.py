@@ -50,7 +50,7 @@ def test_raw_size_is_the_sum_of_the_members() -> None:
 
 def test_jobs_deployed_before_engines_run_arrow() -> None:
     args = JobArgs.from_argv(ARGV)
-    assert (args.engine, args.spark_above_mb) == ("arrow", 2048)
+    assert (args.engine, args.spark_above_mb) == ("arrow", 640)
     assert JobArgs.from_argv([*ARGV, "--engine", "auto", "--spark_above_mb", "7"]).engine == "auto"
     with pytest.raises(ConfigError, match="--engine must be arrow, spark or auto"):
         JobArgs.from_argv([*ARGV, "--engine", "duckdb"])
@@ -78,5 +78,5 @@ def test_deploy_gives_spark_workers_auto_scaling_and_settings() -> None:
 
 def test_deploy_gives_the_arrow_engine_the_fewest_workers() -> None:
     glue = load_project(REPO).warehouse.glue.model_copy(update={"workers": 10, "engine": "arrow"})
-    assert engine_arguments(glue) == {"--engine": "arrow", "--spark_above_mb": "2048"}
+    assert engine_arguments(glue) == {"--engine": "arrow", "--spark_above_mb": "640"}
     assert job_workers(glue) == 2
