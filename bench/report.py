@@ -232,5 +232,8 @@ def markdown(report: Report) -> str:
             f"{', '.join(control['second_pass_mutating']) or 'none'}.",
             "",
         ]
+    from bench.engines import section
+
+    out += section()  # the engine runs recorded by `python -m bench.engines`, if any
     out += ["## Every run", "", *runs_table(report)]
     return "\n".join(out)
