@@ -442,7 +442,13 @@ def section(results: Path = RESULTS) -> list[str]:
         slope = _slope(suite_entries)
         out += [slope, ""] if slope else []
     if capped:
-        out += ["Under a memory cap (a cgroup the kernel enforces):", "", *_capped_lines(capped)]
+        out += [
+            "Under a memory cap (a cgroup the kernel enforces; a stage over it is killed). The "
+            "peak column sums the resident memory of the process tree, which counts pages the "
+            "forked Spark Python workers share twice; the cgroup counts them once.",
+            "",
+            *_capped_lines(capped),
+        ]
         out += [""]
     return out
 
