@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bench.engines import SECTION, write_section
 
 
-def _entry(engine: str, stage: str, rows: int, peak_gib: float, label: str, exit_code: int = 0):
+def _entry(
+    engine: str, stage: str, rows: int, peak_gib: float, label: str, exit_code: int = 0
+) -> dict[str, Any]:
     return {
         "engine": engine, "stage": stage, "rows": rows, "raw_bytes": rows * 113,
         "seconds": 1.5, "peak_rss_bytes": int(peak_gib * 2**30), "exit": exit_code,
