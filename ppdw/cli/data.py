@@ -3,145 +3,66 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ppdw.cli import complete, context, render, run_outcome
-from ppdw.errors import PpdwError, UsageError
+from ppdw.cli import run_options as opt
+from ppdw.errors import PpdwError
+from ppdw.runs import request as run_request
 
 if TYPE_CHECKING:
     from ppdw.config.loader import Project
-    from ppdw.runs.local import RunRequest
     from ppdw.runs.request import RunFlags
     from ppdw.targets import TargetContext
 
 
-class Runner(StrEnum):
-    stepfunctions = "stepfunctions"
-    local = "local"
-
-
-class EngineChoice(StrEnum):
-    arrow = "arrow"
-    spark = "spark"
-
-
-class FromStep(StrEnum):
-    raw = "raw"
-    bronze = "bronze"
-    silver = "silver"
-
-
 def run(
     ctx: typer.Context,
-    dataset: Annotated[
-        str,
-        typer.Argument(
-            metavar="DATASET",
-            autocompletion=complete.datasets,
-            help="Dataset name (folder under fda/).",
-        ),
-    ],
-    source: Annotated[
-        str | None,
-        typer.Option("--source", metavar="URL|PATH", help="Source URL or local file for this run."),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", metavar="ISO8601", help="Run time, ISO-8601 (naive = UTC)."),
-    ] = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option(
-            "--run-id",
-            metavar="ID",
-            autocompletion=complete.run_ids,
-            help="Run id (default from time).",
-        ),
-    ] = None,
-    runner: Annotated[
-        Runner | None, typer.Option("--runner", help="stepfunctions (AWS default) or local.")
-    ] = None,
-    from_step: Annotated[
-        FromStep,
-        typer.Option("--from", help="Start from raw, or re-run bronze/silver of --run-id."),
-    ] = FromStep.raw,
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Start the execution and return its ARN.")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Run even if unchanged or dated later than now; override delete guard."
-        ),
-    ] = False,
-    engine: Annotated[
-        EngineChoice | None,
-        typer.Option("--engine", help="Compute bronze/silver with arrow or spark for this run."),
-    ] = None,
-    ignore_drift: Annotated[
-        bool,
-        typer.Option(
-            "--ignore-drift", help="Run the deployed stack even if it differs from the config."
-        ),
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="No live view; one JSON document on stdout at the end.")
-    ] = False,
+    dataset: opt.Dataset,
+    source: opt.Source = None,
+    as_of: opt.AsOf = None,
+    run_id: opt.RunId = None,
+    runner: opt.RunnerOption = None,
+    from_step: opt.From = opt.FromStep.raw,
+    no_wait: opt.NoWait = False,
+    force: opt.Force = False,
+    engine: opt.Engine = None,
+    ignore_drift: opt.IgnoreDrift = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Run the pipeline of DATASET (fetch -> bronze -> silver) and follow it.
 
     Example: ppdw run nsde --as-of 2026-11-01T06:00:00Z
     """
-    from ppdw.runs import request as run_request
-
-    project = context.load_project(ctx)
     flags = run_request.RunFlags(
-        dataset=dataset,
-        source=source,
-        as_of=as_of,
-        run_id=run_id,
-        runner=runner.value if runner is not None else None,
-        from_step=from_step.value,
-        no_wait=no_wait,
-        force=force,
-        engine=engine.value if engine is not None else None,
-        ignore_drift=ignore_drift,
-    )
+        dataset=dataset, source=source, as_of=as_of, run_id=run_id,
+        runner=runner.value if runner else None, from_step=from_step.value, no_wait=no_wait,
+        force=force, engine=engine.value if engine else None, ignore_drift=ignore_drift,
+    )  # fmt: skip
+    project = context.load_project(ctx)
     run_time = run_request.check_flags(project, flags)
-    if engine is EngineChoice.spark:
-        _require_spark()
     with context.open_target(ctx, project) as target:
         if run_request.choose_runner(target, flags) == "stepfunctions":
             _run_stepfunctions(target, project, flags, run_time, as_json)
-            return
-        request, shown = run_request.local_request(target, project, flags, run_time, render.info)
-        _run_local(ctx, target, project, request, as_json, shown)
-
-
-def _require_spark() -> None:
-    from ppdw.runtime.spark.session import INSTALL_HINT, pyspark_available
-
-    if not pyspark_available():
-        raise UsageError(
-            "--engine spark needs pyspark, which is not installed (extra 'spark')", INSTALL_HINT
-        )
+        else:
+            _run_local(ctx, target, project, flags, run_time, as_json)
 
 
 def _run_local(
     ctx: typer.Context,
     target: TargetContext,
     project: Project,
-    request: RunRequest,
+    flags: RunFlags,
+    run_time: datetime,
     as_json: bool,
-    source: str,
 ) -> None:
-    """`source`: what the run reads, as the header names it."""
+    """The local runner, followed in a live view (or quietly, for --json)."""
     from ppdw.runs.local import run_local
     from ppdw.runs.progress import QuietProgress, RunProgress
 
+    request, source = run_request.local_request(target, project, flags, run_time, render.info)
     title = (
         f"run {request.run_id} of {request.dataset} (local runner, target {target.name})\n"
         f"source: {source}"

@@ -143,32 +143,38 @@ class ExportLayer(StrEnum):
     silver = "silver"
 
 
+ExportDir = Annotated[
+    Path, typer.Argument(metavar="DIR", help="New, empty, or earlier export folder.")
+]
+ExportDatasets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dataset",
+        metavar="NAME",
+        autocompletion=complete.datasets,
+        help="Only this dataset (repeatable; default: every dataset).",
+    ),
+]
+ExportLayers = Annotated[
+    list[ExportLayer] | None,
+    typer.Option("--layer", help="Only this layer (repeatable; default: all three)."),
+]
+AllObjects = Annotated[
+    bool,
+    typer.Option(
+        "--all-objects",
+        help="Every object of the bucket (run records, rejects, superseded versions).",
+    ),
+]
+
+
 @local_app.command("export")
 def export(
     ctx: typer.Context,
-    directory: Annotated[
-        Path, typer.Argument(metavar="DIR", help="New, empty, or earlier export folder.")
-    ],
-    dataset: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--dataset",
-            metavar="NAME",
-            autocompletion=complete.datasets,
-            help="Only this dataset (repeatable; default: every dataset).",
-        ),
-    ] = None,
-    layer: Annotated[
-        list[ExportLayer] | None,
-        typer.Option("--layer", help="Only this layer (repeatable; default: all three)."),
-    ] = None,
-    all_objects: Annotated[
-        bool,
-        typer.Option(
-            "--all-objects",
-            help="Every object of the bucket (run records, rejects, superseded versions).",
-        ),
-    ] = False,
+    directory: ExportDir,
+    dataset: ExportDatasets = None,
+    layer: ExportLayers = None,
+    all_objects: AllObjects = False,
 ) -> None:
     """Mirror the warehouse as plain files under DIR.
 

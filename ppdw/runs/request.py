@@ -73,11 +73,23 @@ def check_flags(project: Project, flags: RunFlags) -> datetime:
         raise UsageError(
             f"--from {flags.from_step} reuses the run's time and data", "drop --as-of/--source"
         )
-    if not flags.as_of:
-        return datetime.now(UTC).replace(microsecond=0)
-    run_time = parse_as_of(flags.as_of)
-    check_not_future(run_time, force=flags.force)
+    if flags.as_of:
+        run_time = parse_as_of(flags.as_of)
+        check_not_future(run_time, force=flags.force)
+    else:
+        run_time = datetime.now(UTC).replace(microsecond=0)
+    if flags.engine == "spark":
+        _require_spark()
     return run_time
+
+
+def _require_spark() -> None:
+    from ppdw.runtime.spark.session import INSTALL_HINT, pyspark_available
+
+    if not pyspark_available():
+        raise UsageError(
+            "--engine spark needs pyspark, which is not installed (extra 'spark')", INSTALL_HINT
+        )
 
 
 def choose_runner(target: TargetContext, flags: RunFlags) -> RunnerName:
