@@ -12,7 +12,7 @@ import base64
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
     """Absolute names of the modules one source file imports (relative ones resolved)."""
     found: set[str] = set()
     base = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(ast.parse(source)):
+    for node in _statements(ast.parse(source).body):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -91,6 +91,19 @@ def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
             # `from ppdw.runtime import fetch` may name a module as well as an attribute.
             found.update(f"{target}.{alias.name}" for alias in node.names)
     return found
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones included (an import is always a statement: walking
+    statements only is what keeps planning a deploy, and each run's drift check, fast)."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(node, field, None) or [])
+        for handler in getattr(node, "handlers", None) or []:
+            yield from _statements(handler.body)
+        for case in getattr(node, "cases", None) or []:
+            yield from _statements(case.body)
 
 
 def _module_path(name: str, package_dir: Path) -> tuple[Path, bool] | None:

@@ -72,13 +72,19 @@ def guard_drift(
     *,
     ignore: bool,
     say: Callable[[str], None],
+    deployed: bool | None = None,
 ) -> None:
     """Before a run: on local redeploy a drifted stack (and say so), elsewhere refuse it;
-    `ignore` (--ignore-drift) runs the deployed stack as it is."""
+    `ignore` (--ignore-drift) runs the deployed stack as it is. `deployed`: whether the
+    stack exists, when the caller knows (None: look)."""
     from ppdw.runs.status import is_deployed
 
+    if ignore:
+        return
+    if deployed is None:
+        deployed = is_deployed(target, project.warehouse.names.dataset(dataset))
     # A stack never deployed has not drifted: the runners say what is missing themselves.
-    if ignore or not is_deployed(target, project.warehouse.names.dataset(dataset)):
+    if not deployed:
         return
     actions = stack_changes(target, project, dataset)
     if not actions:

@@ -323,26 +323,28 @@ def _require_bucket(s3: Any, bucket: str) -> None:
 
 def prepare_local_target(
     target: TargetContext, project: Project, dataset: str, *, say: Callable[[str], None]
-) -> None:
-    """On `local` only: deploy what the run needs and is missing, and say so.
+) -> bool:
+    """On `local` only: deploy what the run needs and is missing, and say so; True when it
+    deployed (the stack is then exactly the config's).
 
     Uses the deploy executor when the dataset stack is missing; never acts on AWS targets.
     """
     if target.kind != "local":
-        return
+        return False
     from ppdw.runs.status import is_deployed
 
     names = project.warehouse.names.dataset(dataset)
     s3 = target.aws.client("s3")
     bucket = project.warehouse.names.bucket(target.account_id)
     if not _bucket_missing(s3, bucket) and is_deployed(target, names):
-        return
+        return False
     from ppdw.deploy.service import ControlPlane
 
     say(f"Deploying what {dataset} needs on the local target first:")
     plane = ControlPlane(project, target)
     plane.apply(plane.plan_core(), lambda action: say(f"  {action.message}"))
     plane.apply(plane.plan_datasets([dataset]), lambda action: say(f"  {action.message}"))
+    return True
 
 
 def _bucket_missing(s3: Any, bucket: str) -> bool:

@@ -144,8 +144,10 @@ def local_request(
         raise UsageError("--no-wait needs --runner stepfunctions")
     dataset, fresh = flags.dataset, flags.from_step == "raw"
     resolved = resolve_source(flags.source, project, target, dataset) if fresh else None
-    prepare_local_target(target, project, dataset, say=say)
-    guard_drift(target, project, dataset, ignore=flags.ignore_drift, say=say)
+    if not prepare_local_target(target, project, dataset, say=say):
+        # On local the stack is there now (prepare checked it): no second existence check.
+        deployed = True if target.kind == "local" else None
+        guard_drift(target, project, dataset, ignore=flags.ignore_drift, say=say, deployed=deployed)
     request = RunRequest(
         dataset=dataset,
         run_id=run_id_of(flags, run_time),
