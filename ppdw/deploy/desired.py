@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ppdw.config.models import Dataset, GlueDefaults, Warehouse
+from ppdw.contracts.job_args import JobDefaults, engine_choice_arguments
 from ppdw.deploy.asl_quotas import quota_problems
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import (
@@ -325,27 +326,35 @@ def function_spec(ctx: StackContext, fetch_zip: bytes) -> ResourceSpec:
     )
 
 
+def job_defaults(ctx: StackContext) -> JobDefaults:
+    """The dataset's job arguments deploy writes (both layers get the same)."""
+    glue = ctx.dataset.glue_settings(ctx.warehouse.glue)
+    return JobDefaults(
+        dataset=ctx.dataset.name,
+        prefix=ctx.warehouse.prefix,
+        bucket=ctx.bucket,
+        bronze_database=ctx.warehouse.database("bronze"),
+        silver_database=ctx.warehouse.database("silver"),
+        config_key=f"{ctx.names.scripts_prefix}dataset.json",
+        table_creation=glue.table_creation,
+        crawler_wait_seconds=glue.crawler_wait_seconds,
+        # The jobs' clients are built for this region, never from a default (a job that
+        # guessed another region would not find its Glue databases).
+        region=ctx.region,
+        engine=glue.engine,
+        spark_above_mb=glue.spark_above_mb,
+    )
+
+
 def job_spec(ctx: StackContext, layer: Literal["bronze", "silver"]) -> ResourceSpec:
     glue = ctx.dataset.glue_settings(ctx.warehouse.glue)
     names, wh = ctx.names, ctx.warehouse
     arguments = {
         "--job-language": "python",
         "--extra-py-files": f"s3://{ctx.bucket}/{wh.names.runtime_key}",
-        "--dataset": ctx.dataset.name,
-        "--prefix": wh.prefix,
-        "--bucket": ctx.bucket,
-        "--bronze_database": wh.database("bronze"),
-        "--silver_database": wh.database("silver"),
-        "--config_key": f"{names.scripts_prefix}dataset.json",
-        "--table_creation": glue.table_creation,
-        "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
-        # The jobs' clients are built for this region, never from a default (a job that
-        # guessed another region would not find its Glue databases).
-        "--aws_region": ctx.region,
-        # Run arguments override these; a job asked for an argument it was not given fails.
-        "--run_id": "none",
-        "--run_time": "none",
-        "--force": "false",
+        # Run arguments override the run placeholders; a job asked for an argument it was
+        # not given fails.
+        **job_defaults(ctx).default_arguments(),
         # Glue 5.x logs every job to /aws-glue/jobs/output and /aws-glue/jobs/error on its
         # own; `--enable-continuous-cloudwatch-log` belongs to Glue 4.0 and earlier.
         "--enable-metrics": "true",
@@ -410,7 +419,7 @@ def job_workers(glue: GlueDefaults) -> int:
 
 def engine_arguments(glue: GlueDefaults) -> dict[str, str]:
     """The job's engine arguments and, when Spark may run, its Spark settings."""
-    arguments = {"--engine": glue.engine, "--spark_above_mb": str(glue.spark_above_mb)}
+    arguments = engine_choice_arguments(glue.engine, glue.spark_above_mb)
     if glue.engine == "arrow":
         return arguments
     # The floor of the engine's shuffle width: two tasks per core of the two workers a

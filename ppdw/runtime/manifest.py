@@ -15,12 +15,18 @@ Times are ISO-8601 UTC with a `Z` (`2026-11-01T06:00:00Z`). Each step writes its
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from ppdw.aws import objects
+from ppdw.contracts.times import format_time as format_time
+from ppdw.contracts.times import parse_time as parse_time
+from ppdw.contracts.times import utc_now as utc_now
 from ppdw.errors import PpdwError
 from ppdw.naming import DatasetNames
+
+# The record's time form (above) is the job arguments' too, owned by `ppdw.contracts`;
+# the run record's readers keep finding it here.
 
 RunStatus = Literal["running", "succeeded", "failed", "unchanged", "reverted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged", "reverted")
@@ -31,25 +37,6 @@ STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
 COMMITTING = "committing"
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def format_time(moment: datetime) -> str:
-    """ISO-8601 UTC, whole seconds, `Z` suffix; naive datetimes are taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Inverse of `format_time`; accepts any ISO-8601 form, naive means UTC."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _time_text(value: datetime | str) -> str:
