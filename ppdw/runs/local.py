@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ppdw.config.loader import Project
 from ppdw.contracts.job_args import flag, run_arguments, to_argv
+from ppdw.contracts.run_record import CHANGE_TYPES, RunRecord
 from ppdw.deploy.desired import StackContext, job_defaults
 from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
@@ -46,7 +47,7 @@ class RunRequest:
 
 
 #: Key of the record `run_local` returns when the run was applied already (not stored).
-ALREADY_APPLIED = "already_applied"
+ALREADY_APPLIED: Final = "already_applied"
 
 
 def take_lease(
@@ -200,7 +201,7 @@ def run_local(
     progress: RunProgress,
     *,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Run the pipeline in this process; returns the final run record."""
     bucket = project.warehouse.names.bucket(target.account_id)
     _require_bucket(target.aws.client("s3"), bucket)
@@ -222,7 +223,7 @@ def _run_steps(
     progress: RunProgress,
     sleep: Callable[[float], None],
     held: Lease,
-) -> dict[str, Any]:
+) -> RunRecord:
     names = project.warehouse.names.dataset(request.dataset)
     bucket = project.warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
@@ -282,7 +283,7 @@ def summarize(layer: str, stats: dict[str, Any]) -> str:
     if layer == "bronze":
         return f"{stats.get('rows', 0)} rows -> partition {stats.get('partition', '')}{engine}"
     counts = stats.get("changes") or {}
-    changes = " ".join(f"{k} {counts.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE"))
+    changes = " ".join(f"{k} {counts.get(k, 0)}" for k in CHANGE_TYPES)
     return (
         f"{changes}, unchanged {counts.get('unchanged', 0)}"
         + (" (already applied)" if stats.get("noop") else "")
