@@ -67,6 +67,8 @@ ORDER: tuple[ResourceType, ...] = (
 #: the managed bucket and databases; a Lambda log group is created by Lambda itself on
 #: first invocation, so ppdw adopts it.
 ADOPTABLE: frozenset[str] = frozenset({"object", "prefix", "table", "log_group"})
+#: The layers a dataset's stack has a Glue job and a crawler for.
+LAYERS: tuple[Literal["bronze", "silver"], ...] = ("bronze", "silver")
 LOG_RETENTION_DAYS = 90  # a quarter of daily runs to debug from; logs are not data
 #: Athena query results are copies of warehouse rows kept for re-download only: a week is
 #: enough to fetch them again, and nothing else reads them.
@@ -552,6 +554,21 @@ def rule_spec(ctx: StackContext) -> ResourceSpec:
     )
 
 
+def dataset_resources(names: DatasetNames) -> list[tuple[ResourceType, str]]:
+    """Every resource `dataset_specs` deploys, by type and name, the script objects as the
+    prefix they live under: what `destroy` deletes. From names alone, so a dataset whose
+    folder is gone (an orphan) is destroyed the same; a test pins it to the specs."""
+    return [
+        ("rule", names.schedule_rule),
+        ("state_machine", names.state_machine),
+        *(("crawler", names.crawler(layer)) for layer in LAYERS),
+        *(("job", names.job(layer)) for layer in LAYERS),
+        ("function", names.fetch_function),
+        ("log_group", names.log_groups[0]),
+        ("prefix", names.scripts_prefix),
+    ]
+
+
 def dataset_specs(ctx: StackContext, artifacts: DatasetArtifacts) -> list[ResourceSpec]:
     specs = [object_spec(ctx.bucket, artifact) for artifact in artifacts.scripts]
     specs.append(
@@ -564,8 +581,8 @@ def dataset_specs(ctx: StackContext, artifacts: DatasetArtifacts) -> list[Resour
         )
     )
     specs.append(function_spec(ctx, artifacts.fetch_zip))
-    specs.extend(job_spec(ctx, layer) for layer in ("bronze", "silver"))
-    specs.extend(crawler_spec(ctx, layer) for layer in ("bronze", "silver"))
+    specs.extend(job_spec(ctx, layer) for layer in LAYERS)
+    specs.extend(crawler_spec(ctx, layer) for layer in LAYERS)
     specs.append(state_machine_spec(ctx))
     specs.append(rule_spec(ctx))
     return specs

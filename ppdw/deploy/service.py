@@ -14,6 +14,7 @@ from ppdw.deploy.desired import (
     ResourceType,
     StackContext,
     core_specs,
+    dataset_resources,
     dataset_specs,
     runtime_spec,
 )
@@ -101,15 +102,7 @@ class ControlPlane:
     def plan_destroy_dataset(self, name: str, delete_data: bool) -> list[Action]:
         wh = self.project.warehouse
         names = wh.names.dataset(name)
-        targets: list[tuple[ResourceType, str]] = [
-            ("rule", names.schedule_rule),
-            ("state_machine", names.state_machine),
-            *(("crawler", names.crawler(layer)) for layer in ("bronze", "silver")),
-            *(("job", names.job(layer)) for layer in ("bronze", "silver")),
-            ("function", names.fetch_function),
-            ("log_group", names.log_groups[0]),
-            ("prefix", names.scripts_prefix),
-        ]
+        targets = dataset_resources(names)
         if delete_data:
             targets.extend(
                 ("table", f"{wh.database(layer)}.{names.table}") for layer in ("bronze", "silver")
