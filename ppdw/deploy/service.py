@@ -10,17 +10,12 @@ from dataclasses import dataclass
 
 from ppdw.config.loader import Project, check_dataset_folder
 from ppdw.deploy.bundle import read_dataset_artifacts, runtime_zip
-from ppdw.deploy.desired import (
-    ResourceType,
-    StackContext,
-    core_specs,
-    dataset_resources,
-    dataset_specs,
-    runtime_spec,
-)
+from ppdw.deploy.core_specs import core_specs
+from ppdw.deploy.desired import dataset_resources, dataset_specs, runtime_spec
 from ppdw.deploy.execute import Executor
 from ppdw.deploy.orphans import Orphan, find_orphans
 from ppdw.deploy.plan import Action, plan, plan_destroy
+from ppdw.deploy.resources import ResourceType, StackContext
 from ppdw.deploy.state import AwsState
 from ppdw.errors import ConfigError, PpdwError
 from ppdw.targets import TargetContext

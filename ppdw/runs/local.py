@@ -23,7 +23,8 @@ from typing import Any, Final, Literal
 from ppdw.config.loader import Project
 from ppdw.contracts.job_args import flag, run_arguments, to_argv
 from ppdw.contracts.run_record import CHANGE_TYPES, RunRecord
-from ppdw.deploy.desired import StackContext, job_defaults
+from ppdw.deploy.glue_specs import job_defaults
+from ppdw.deploy.resources import StackContext
 from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import holders, lease, manifest

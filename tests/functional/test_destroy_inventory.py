@@ -9,7 +9,8 @@ import pytest
 from ppdw.config.loader import load_project
 from ppdw.config.models import TargetConfig
 from ppdw.deploy.bundle import read_dataset_artifacts
-from ppdw.deploy.desired import ResourceSpec, StackContext, dataset_resources, dataset_specs
+from ppdw.deploy.desired import dataset_resources, dataset_specs
+from ppdw.deploy.resources import ResourceSpec, StackContext
 from ppdw.deploy.service import ControlPlane
 from ppdw.targets.aws import open_aws_target
 

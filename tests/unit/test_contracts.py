@@ -17,7 +17,9 @@ from ppdw.contracts.job_args import (
     RUN_ARGS,
     JobArgs,
 )
-from ppdw.deploy.desired import StackContext, job_spec, pipeline_settings
+from ppdw.deploy.desired import pipeline_settings
+from ppdw.deploy.glue_specs import job_spec
+from ppdw.deploy.resources import StackContext
 from ppdw.deploy.statemachine import definition, execution_input
 from ppdw.errors import ConfigError
 from ppdw.runs.local import RunRequest, job_argv

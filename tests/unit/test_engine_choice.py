@@ -10,7 +10,7 @@ import pytest
 from ppdw.config.loader import load_project
 from ppdw.config.models import Dataset
 from ppdw.contracts.job_args import JobArgs
-from ppdw.deploy.desired import engine_arguments, job_workers
+from ppdw.deploy.glue_specs import engine_arguments, job_workers
 from ppdw.errors import ConfigError
 from ppdw.runtime.spark import choice, session
 
