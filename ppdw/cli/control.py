@@ -308,7 +308,7 @@ def _orphan_actions(plane: ControlPlane, as_json: bool) -> list[Action]:
 
 
 def _engines(project: Project, names: list[str]) -> None:
-    from ppdw.deploy.desired import engine_summary, job_workers
+    from ppdw.deploy.glue_specs import engine_summary, job_workers
 
     for name in names:
         glue = project.dataset(name).glue_settings(project.warehouse.glue)

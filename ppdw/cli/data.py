@@ -9,6 +9,7 @@ import typer
 
 from ppdw.cli import complete, context, render, run_outcome
 from ppdw.cli import run_options as opt
+from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import PpdwError
 from ppdw.runs import request as run_request
 
@@ -129,7 +130,7 @@ def _run_stepfunctions(
     _report(target, project, dataset, record)
 
 
-def _report(target: TargetContext, project: Project, dataset: str, record: dict[str, Any]) -> None:
+def _report(target: TargetContext, project: Project, dataset: str, record: RunRecord) -> None:
     from ppdw.runs.report import summary_line
     from ppdw.runs.status import dataset_status
 

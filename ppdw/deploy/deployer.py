@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from ppdw.config.models import Dataset, Warehouse
-from ppdw.deploy.desired import ORDER
 from ppdw.deploy.permissions import RESOURCE_ACCESS
 from ppdw.deploy.policies import (
     SERVICE_PRINCIPALS,
@@ -38,6 +37,7 @@ from ppdw.deploy.policies import (
     source_secrets,
     statement_problems,
 )
+from ppdw.deploy.resources import ORDER
 from ppdw.errors import ConfigError
 
 #: IAM's limit for a customer managed policy, counted without white space.

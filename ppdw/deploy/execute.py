@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from ppdw.aws.glue import UpdateNotSupportedError
 from ppdw.aws.session import AwsSession
-from ppdw.deploy.desired import ResourceSpec
 from ppdw.deploy.plan import Action, TargetKind
+from ppdw.deploy.resources import ResourceSpec
 from ppdw.deploy.state import AwsState
 from ppdw.errors import AwsError, PpdwError
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppdw.config.loader import Project
-from ppdw.deploy.desired import ResourceType
 from ppdw.deploy.plan import Action
+from ppdw.deploy.resources import ResourceType
 from ppdw.naming import DatasetNames, is_valid_dataset_name
 from ppdw.targets import TargetContext
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ppdw.deploy.desired import ResourceType
 from ppdw.deploy.policies import Scope
+from ppdw.deploy.resources import ResourceType
 
 Resources = Callable[[Scope], list[str]]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ppdw.deploy.desired import ADOPTABLE, ORDER, ResourceSpec, ResourceType
+from ppdw.deploy.resources import ADOPTABLE, ORDER, ResourceSpec, ResourceType
 from ppdw.errors import PpdwError
 from ppdw.naming import MANAGED_TAG
 

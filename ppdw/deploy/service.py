@@ -10,16 +10,12 @@ from dataclasses import dataclass
 
 from ppdw.config.loader import Project, check_dataset_folder
 from ppdw.deploy.bundle import read_dataset_artifacts, runtime_zip
-from ppdw.deploy.desired import (
-    ResourceType,
-    StackContext,
-    core_specs,
-    dataset_specs,
-    runtime_spec,
-)
+from ppdw.deploy.core_specs import core_specs
+from ppdw.deploy.desired import dataset_resources, dataset_specs, runtime_spec
 from ppdw.deploy.execute import Executor
 from ppdw.deploy.orphans import Orphan, find_orphans
 from ppdw.deploy.plan import Action, plan, plan_destroy
+from ppdw.deploy.resources import ResourceType, StackContext
 from ppdw.deploy.state import AwsState
 from ppdw.errors import ConfigError, PpdwError
 from ppdw.targets import TargetContext
@@ -101,15 +97,7 @@ class ControlPlane:
     def plan_destroy_dataset(self, name: str, delete_data: bool) -> list[Action]:
         wh = self.project.warehouse
         names = wh.names.dataset(name)
-        targets: list[tuple[ResourceType, str]] = [
-            ("rule", names.schedule_rule),
-            ("state_machine", names.state_machine),
-            *(("crawler", names.crawler(layer)) for layer in ("bronze", "silver")),
-            *(("job", names.job(layer)) for layer in ("bronze", "silver")),
-            ("function", names.fetch_function),
-            ("log_group", names.log_groups[0]),
-            ("prefix", names.scripts_prefix),
-        ]
+        targets = dataset_resources(names)
         if delete_data:
             targets.extend(
                 ("table", f"{wh.database(layer)}.{names.table}") for layer in ("bronze", "silver")

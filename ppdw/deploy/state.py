@@ -18,7 +18,6 @@ from ppdw.aws.logs import Logs
 from ppdw.aws.s3 import S3
 from ppdw.aws.session import AwsSession
 from ppdw.aws.stepfunctions import StepFunctions
-from ppdw.deploy.desired import ResourceType
 from ppdw.deploy.fields import (
     bucket_fields,
     crawler_fields,
@@ -30,6 +29,7 @@ from ppdw.deploy.fields import (
     workgroup_fields,
 )
 from ppdw.deploy.plan import Observed
+from ppdw.deploy.resources import ResourceType
 
 
 class AwsState:

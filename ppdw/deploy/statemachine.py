@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ppdw.contracts.job_args import format_flag, state_machine_arguments
 from ppdw.naming import service_integration_arn
 
 LAMBDA_ERRORS = [
@@ -81,11 +82,7 @@ def _glue_task(job: str, next_state: str | None, fail_state: str, partition: str
         "Resource": service_integration_arn(partition, "glue:startJobRun.sync"),
         "Parameters": {
             "JobName": job,
-            "Arguments": {
-                "--run_id.$": "$.run_id",
-                "--run_time.$": "$.run_time",
-                "--force.$": "$.force",
-            },
+            "Arguments": state_machine_arguments(),
         },
         "ResultSelector": {"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
         "ResultPath": f"$.{job_state_key(job)}",
@@ -194,7 +191,7 @@ def execution_input(run_id: str, run_time: str, source: str | None, force: bool)
         "run_id": run_id,
         "run_time": run_time,
         "source": source,
-        "force": "true" if force else "false",
+        "force": format_flag(force),
     }
 
 

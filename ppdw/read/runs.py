@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ppdw.contracts.run_record import CHANGE_KEYS, CHANGE_TYPES, RunRecord
 from ppdw.runtime import manifest
 
 STEPS = manifest.STEPS
-CHANGE_KEYS = ("INSERT", "UPDATE", "DELETE", "unchanged")
 
 
 def _time(text: Any) -> datetime | None:
@@ -25,7 +25,7 @@ def _time(text: Any) -> datetime | None:
         return None
 
 
-def run_times(records: Sequence[dict[str, Any]]) -> dict[str, datetime]:
+def run_times(records: Sequence[RunRecord]) -> dict[str, datetime]:
     """run id -> run time `T`, for every record that has one."""
     out = {}
     for record in records:
@@ -35,7 +35,7 @@ def run_times(records: Sequence[dict[str, Any]]) -> dict[str, datetime]:
     return out
 
 
-def applied(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def applied(records: Sequence[RunRecord]) -> list[RunRecord]:
     """Runs whose silver step succeeded (the ones silver holds), oldest first."""
     return sorted(
         (r for r in records if r.get("status") == "succeeded"),
@@ -43,11 +43,11 @@ def applied(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def silver_stats(record: dict[str, Any]) -> dict[str, Any]:
+def silver_stats(record: RunRecord) -> dict[str, Any]:
     return dict((((record.get("steps") or {}).get("silver") or {}).get("stats")) or {})
 
 
-def changes(record: dict[str, Any]) -> dict[str, int] | None:
+def changes(record: RunRecord) -> dict[str, int] | None:
     """The run's INSERT/UPDATE/DELETE/unchanged counts; None when silver never merged it."""
     counts = silver_stats(record).get("changes")
     if not isinstance(counts, dict):
@@ -55,22 +55,22 @@ def changes(record: dict[str, Any]) -> dict[str, int] | None:
     return {kind: int(counts.get(kind, 0)) for kind in CHANGE_KEYS}
 
 
-def changed_silver(record: dict[str, Any]) -> bool:
+def changed_silver(record: RunRecord) -> bool:
     counts = changes(record)
     return (
         record.get("status") == "succeeded"
         and counts is not None
-        and any(counts[k] for k in ("INSERT", "UPDATE", "DELETE"))
+        and any(counts[k] for k in CHANGE_TYPES)
     )
 
 
-def last_change(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def last_change(records: Sequence[RunRecord]) -> RunRecord | None:
     """The applied run with the latest run time that inserted, updated or deleted a key."""
     found = [r for r in applied(records) if changed_silver(r)]
     return found[-1] if found else None
 
 
-def durations(record: dict[str, Any]) -> dict[str, int | None]:
+def durations(record: RunRecord) -> dict[str, int | None]:
     """Seconds each step took (whole seconds, as recorded); None for a step not finished."""
     steps = record.get("steps") or {}
     out: dict[str, int | None] = {}
@@ -81,7 +81,7 @@ def durations(record: dict[str, Any]) -> dict[str, int | None]:
     return out
 
 
-def source(record: dict[str, Any]) -> dict[str, Any]:
+def source(record: RunRecord) -> dict[str, Any]:
     fetch = (record.get("steps") or {}).get("fetch") or {}
     return {
         "location": record.get("source") or fetch.get("source"),
@@ -91,7 +91,7 @@ def source(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def summary(record: dict[str, Any]) -> dict[str, Any]:
+def summary(record: RunRecord) -> dict[str, Any]:
     """One run as `ppdw runs` shows it."""
     steps = record.get("steps") or {}
     bronze = (steps.get("bronze") or {}).get("stats") or {}
@@ -116,7 +116,7 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def newest_first(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def newest_first(records: Sequence[RunRecord]) -> list[RunRecord]:
     return sorted(
         records,
         key=lambda r: (str(r.get("run_time") or ""), str(r.get("started_at") or "")),

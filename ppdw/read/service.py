@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from ppdw.config.loader import Project
+from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import UsageError
 from ppdw.naming import DatasetNames
 from ppdw.read import asof, runs
@@ -40,7 +41,7 @@ class Reader:
     target: TargetContext
     project: Project
     sleep: Callable[[float], None] = time.sleep
-    _records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _records: dict[str, list[RunRecord]] = field(default_factory=dict)
     _tables: dict[tuple[str, Layer], RegisteredTable | None] = field(default_factory=dict)
 
     @property
@@ -101,7 +102,7 @@ class Reader:
 
     # -------------------------------------------------------------------------- runs
 
-    def records(self, dataset: str) -> list[dict[str, Any]]:
+    def records(self, dataset: str) -> list[RunRecord]:
         if dataset not in self._records:
             self._records[dataset] = manifest.list_runs(self.s3, self.bucket, self.names(dataset))
         return self._records[dataset]

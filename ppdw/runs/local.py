@@ -18,9 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ppdw.config.loader import Project
+from ppdw.contracts.job_args import flag, run_arguments, to_argv
+from ppdw.contracts.run_record import CHANGE_TYPES, RunRecord
+from ppdw.deploy.glue_specs import job_defaults
+from ppdw.deploy.resources import StackContext
 from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import holders, lease, manifest
@@ -44,7 +48,7 @@ class RunRequest:
 
 
 #: Key of the record `run_local` returns when the run was applied already (not stored).
-ALREADY_APPLIED = "already_applied"
+ALREADY_APPLIED: Final = "already_applied"
 
 
 def take_lease(
@@ -74,23 +78,19 @@ def job_argv(
     target: TargetContext, project: Project, request: RunRequest, layer: Layer
 ) -> list[str]:
     """The argument list the Glue job would receive: DefaultArguments + run arguments."""
+    script = f"{layer}_job.py"
     names = project.warehouse.names.dataset(request.dataset)
     arguments = deployed_job_arguments(target, names.job(layer))
-    if arguments is None:
-        arguments = default_job_arguments(target, project, request.dataset)
-    arguments.update(
-        {
-            "--run_id": request.run_id,
-            "--run_time": manifest.format_time(request.run_time),
-            "--force": "true" if request.force else "false",
-        }
-    )
+    if arguments is None:  # not deployed: the arguments deploy would give the job
+        dataset = project.dataset(request.dataset)
+        stack = StackContext(project.warehouse, dataset, target.account_id, target.region)
+        defaults = job_defaults(stack)
+        run = defaults.for_run(request.run_id, request.run_time, request.force, request.engine)
+        return run.to_argv(script)
+    arguments.update(run_arguments(request.run_id, request.run_time, request.force))
     if request.engine is not None:
-        arguments["--engine"] = request.engine
-    argv = [f"{layer}_job.py"]
-    for key, value in arguments.items():
-        argv.extend([key, value])
-    return argv
+        arguments[flag("engine")] = request.engine
+    return to_argv(script, arguments)
 
 
 def deployed_job_arguments(target: TargetContext, job_name: str) -> dict[str, str] | None:
@@ -100,25 +100,6 @@ def deployed_job_arguments(target: TargetContext, job_name: str) -> dict[str, st
     except glue.exceptions.EntityNotFoundException:
         return None
     return {str(k): str(v) for k, v in (job.get("DefaultArguments") or {}).items()}
-
-
-def default_job_arguments(target: TargetContext, project: Project, dataset: str) -> dict[str, str]:
-    """What deploy puts in DefaultArguments, for a dataset whose jobs are not deployed."""
-    warehouse = project.warehouse
-    names = warehouse.names.dataset(dataset)
-    glue = project.dataset(dataset).glue_settings(warehouse.glue)
-    return {
-        "--dataset": dataset,
-        "--prefix": warehouse.prefix,
-        "--bucket": warehouse.names.bucket(target.account_id),
-        "--bronze_database": warehouse.database("bronze"),
-        "--silver_database": warehouse.database("silver"),
-        "--config_key": f"{names.scripts_prefix}dataset.json",
-        "--table_creation": glue.table_creation,
-        "--crawler_wait_seconds": str(glue.crawler_wait_seconds),
-        "--engine": glue.engine,
-        "--spark_above_mb": str(glue.spark_above_mb),
-    }
 
 
 def dataset_json(project: Project, dataset: str) -> dict[str, Any]:
@@ -221,7 +202,7 @@ def run_local(
     progress: RunProgress,
     *,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Run the pipeline in this process; returns the final run record."""
     bucket = project.warehouse.names.bucket(target.account_id)
     _require_bucket(target.aws.client("s3"), bucket)
@@ -243,7 +224,7 @@ def _run_steps(
     progress: RunProgress,
     sleep: Callable[[float], None],
     held: Lease,
-) -> dict[str, Any]:
+) -> RunRecord:
     names = project.warehouse.names.dataset(request.dataset)
     bucket = project.warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
@@ -303,7 +284,7 @@ def summarize(layer: str, stats: dict[str, Any]) -> str:
     if layer == "bronze":
         return f"{stats.get('rows', 0)} rows -> partition {stats.get('partition', '')}{engine}"
     counts = stats.get("changes") or {}
-    changes = " ".join(f"{k} {counts.get(k, 0)}" for k in ("INSERT", "UPDATE", "DELETE"))
+    changes = " ".join(f"{k} {counts.get(k, 0)}" for k in CHANGE_TYPES)
     return (
         f"{changes}, unchanged {counts.get('unchanged', 0)}"
         + (" (already applied)" if stats.get("noop") else "")

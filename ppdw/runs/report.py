@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppdw.config.loader import Project
+from ppdw.contracts.run_record import CHANGE_KEYS, RunRecord, StepRecord
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime.download import describe
 
@@ -35,15 +36,13 @@ def describe_source(project: Project, dataset: str, source: str | None, local: b
     return describe(config.url)
 
 
-def summary_line(record: dict[str, Any]) -> str:
+def summary_line(record: RunRecord) -> str:
     """`Run R succeeded: bronze 1,234 rows; silver INSERT 3, ...; 2 duplicate rows dropped`."""
     steps = record.get("steps") or {}
     bronze = (steps.get("bronze") or {}).get("stats") or {}
     silver = (steps.get("silver") or {}).get("stats") or {}
     changes = silver.get("changes") or {}
-    parts = ", ".join(
-        f"{k} {int(changes.get(k, 0)):,}" for k in ("INSERT", "UPDATE", "DELETE", "unchanged")
-    )
+    parts = ", ".join(f"{k} {int(changes.get(k, 0)):,}" for k in CHANGE_KEYS)
     return (
         f"Run {record.get('run_id')} {record.get('status')}: "
         f"bronze {_count(int(bronze.get('rows', 0)), 'row')}; silver {parts}; "
@@ -52,7 +51,7 @@ def summary_line(record: dict[str, Any]) -> str:
     )
 
 
-def step_counts(name: str, step: dict[str, Any]) -> dict[str, Any]:
+def step_counts(name: str, step: StepRecord) -> dict[str, Any]:
     """The counts a user checks per step (bytes fetched, rows, changes)."""
     stats = step.get("stats") or {}
     if name == "fetch":
@@ -61,14 +60,14 @@ def step_counts(name: str, step: dict[str, Any]) -> dict[str, Any]:
         return {"rows": stats.get("rows"), "partition": stats.get("partition")}
     changes = stats.get("changes") or {}
     return {
-        **{k: changes.get(k) for k in ("INSERT", "UPDATE", "DELETE", "unchanged")},
+        **{k: changes.get(k) for k in CHANGE_KEYS},
         "rejected": stats.get("rejected"),
         "duplicates_dropped": stats.get("duplicates"),
     }
 
 
 def run_document(
-    record: dict[str, Any], progress: RunProgress, exit_code: int, error: str | None = None
+    record: RunRecord, progress: RunProgress, exit_code: int, error: str | None = None
 ) -> dict[str, Any]:
     """`ppdw run --json`: one document, written once the run ended."""
     steps = record.get("steps") or {}

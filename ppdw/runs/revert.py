@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ppdw.config.loader import Project
+from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import LockedError, UsageError
 from ppdw.runs.local import take_lease
 from ppdw.runtime import manifest
@@ -114,7 +115,7 @@ def apply(
     *,
     say: Callable[[str], None],
     hooks: undo.Hooks | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Revert the run `shown` named, under the lock; returns its run record."""
     with _run_lock(target, project, silver, shown.reverting.revert_id, say) as held:
         reverting = undo.find_reverting(silver)

@@ -16,6 +16,7 @@ from ppdw.aws.glue import Glue
 from ppdw.aws.lambda_ import Lambda
 from ppdw.aws.stepfunctions import StepFunctions
 from ppdw.config.loader import Project
+from ppdw.contracts.run_record import RunRecord
 from ppdw.naming import DatasetNames
 from ppdw.read import runs
 from ppdw.runtime import catalog, manifest, storage
@@ -44,7 +45,7 @@ def _bucket_exists(s3: Any, bucket: str) -> bool:
     return True
 
 
-def last_run(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+def last_run(records: list[RunRecord]) -> RunRecord | None:
     if not records:
         return None
     latest = max(
@@ -53,14 +54,14 @@ def last_run(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return latest
 
 
-def changes_of(record: dict[str, Any] | None) -> dict[str, int]:
+def changes_of(record: RunRecord | None) -> dict[str, int]:
     """INSERT/UPDATE/DELETE counts a run's silver step recorded (zeros when none)."""
     stats = (((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {}
     changes = stats.get("changes") or {}
     return {kind: int(changes.get(kind, 0)) for kind in CHANGE_TYPES}
 
 
-def last_change_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+def last_change_summary(records: list[RunRecord]) -> dict[str, Any] | None:
     """The last applied run that changed silver: the one whose merge a reader sees, even
     when later runs were unchanged or failed."""
     record = runs.last_change(records)
@@ -73,7 +74,7 @@ def last_change_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def raw_summary(
-    s3: Any, bucket: str, names: DatasetNames, records: list[dict[str, Any]]
+    s3: Any, bucket: str, names: DatasetNames, records: list[RunRecord]
 ) -> dict[str, Any]:
     prefix = names.raw_prefix
     run_ids = [

@@ -15,6 +15,7 @@ from typing import Any
 
 from ppdw.config.loader import Project
 from ppdw.config.runtimes import GLUE_5_LOG_GROUPS
+from ppdw.contracts.run_record import RunRecord
 from ppdw.deploy.statemachine import UNCHANGED_STATE, execution_input
 from ppdw.errors import AwsError, PpdwError, UsageError
 from ppdw.naming import Arns
@@ -127,7 +128,7 @@ def follow(
     *,
     sleep: Callable[[float], None] = time.sleep,
     max_delay: float = 15.0,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Watch the execution to its end; return the run record, or raise on failure."""
     sfn = target.aws.client("stepfunctions")
     names = project.warehouse.names.dataset(dataset)

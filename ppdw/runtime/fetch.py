@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ppdw.aws import objects
 from ppdw.aws.errors import AWS_OR_SHAPE_ERRORS
+from ppdw.contracts.run_record import LastSuccess
 from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError, UsageError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import archive, download, holders, manifest
@@ -303,14 +304,14 @@ def _clear_run_folder(s3: Any, bucket: str, names: DatasetNames, run_id: str) ->
     objects.delete_prefix(s3, bucket, names.raw_run_prefix(run_id))
 
 
-def _unchanged(last: dict[str, Any] | None, sha256: str, run_id: str) -> bool:
+def _unchanged(last: LastSuccess | None, sha256: str, run_id: str) -> bool:
     if last is None:
         return False
     return last.get("source_sha256") == sha256 and last.get("run_id") != run_id
 
 
 def check_run_order(
-    last: dict[str, Any] | None, dataset: str, run_id: str, run_time: datetime
+    last: LastSuccess | None, dataset: str, run_id: str, run_time: datetime
 ) -> None:
     """Refuse a run that precedes the last successful run of the dataset (not its retry)."""
     last_time = manifest.out_of_order(last, run_id, run_time)

@@ -21,124 +21,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from ppdw.aws import objects
 from ppdw.aws.session import AwsSession, make_session
-from ppdw.config.models import SPARK_ABOVE_MB, Dataset
+from ppdw.config.models import Dataset
+from ppdw.contracts.job_args import JobArgs
 from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError
-from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
+from ppdw.naming import CoreNames, DatasetNames
 from ppdw.runtime import holders, manifest
-from ppdw.runtime.catalog import Sleep, TableCreation
+from ppdw.runtime.catalog import Sleep
 from ppdw.runtime.lease import EXECUTION_LEASE_SECONDS, Lease, acquire, release_after
 
 log = logging.getLogger(__name__)
-
-#: Arguments every job needs (deploy puts them in the job's DefaultArguments).
-REQUIRED_ARGS = (
-    "dataset",
-    "bucket",
-    "bronze_database",
-    "silver_database",
-    "config_key",
-    "run_id",
-    "run_time",
-)
-OPTIONAL_ARGS = {
-    "prefix": "pp-dw",
-    "table_creation": "schema",
-    "crawler_wait_seconds": "600",
-    "force": "false",
-    # Required inside Glue (see `build_context`); an in-process run passes its session.
-    "aws_region": "",
-    # Jobs deployed before engines existed ran the Arrow engine.
-    "engine": "arrow",
-    "spark_above_mb": str(SPARK_ABOVE_MB),
-}
-
-
-def parse_args(argv: Sequence[str]) -> dict[str, str]:
-    """`--key value` / `--key=value` pairs, like Glue's getResolvedOptions.
-
-    Positional words (the script path) are skipped; every pair is kept, so Glue's own
-    system arguments (`--JOB_ID`, `--TempDir`, ...) pass through and are ignored later.
-    """
-    out: dict[str, str] = {}
-    items = list(argv)
-    index = 0
-    while index < len(items):
-        item = items[index]
-        index += 1
-        if not item.startswith("--"):
-            continue
-        key, sep, value = item[2:].partition("=")
-        if not sep:
-            if index < len(items) and not items[index].startswith("--"):
-                value = items[index]
-                index += 1
-            else:
-                value = ""
-        out[key] = value
-    return out
-
-
-@dataclass(frozen=True)
-class JobArgs:
-    dataset: str
-    bucket: str
-    prefix: str
-    bronze_database: str
-    silver_database: str
-    config_key: str
-    run_id: str
-    run_time: datetime
-    table_creation: TableCreation
-    crawler_wait_seconds: int
-    force: bool
-    #: The region of the job's clients (`--aws_region`); None when not given.
-    region: str | None = None
-    engine: str = "arrow"  # arrow | spark | auto, as asked; JobContext.engine is what runs
-    spark_above_mb: int = SPARK_ABOVE_MB
-
-    @classmethod
-    def from_argv(cls, argv: Sequence[str]) -> JobArgs:
-        raw = {**OPTIONAL_ARGS, **parse_args(argv)}
-        missing = [name for name in REQUIRED_ARGS if not raw.get(name)]
-        if missing:
-            raise ConfigError(
-                "job arguments missing: " + ", ".join(f"--{name}" for name in missing),
-                "deploy the dataset again (DefaultArguments) or pass them to the job run",
-            )
-        if not is_valid_run_id(raw["run_id"]):
-            raise ConfigError(f"--run_id {raw['run_id']!r} is not a valid run id")
-        creation = raw["table_creation"]
-        if creation not in ("crawler", "schema"):
-            raise ConfigError(f"--table_creation must be crawler or schema, not {creation!r}")
-        if raw["engine"] not in ("arrow", "spark", "auto"):
-            raise ConfigError(f"--engine must be arrow, spark or auto, not {raw['engine']!r}")
-        try:
-            run_time = manifest.parse_time(raw["run_time"])
-            wait = int(raw["crawler_wait_seconds"])
-            spark_above_mb = int(raw["spark_above_mb"])
-        except ValueError as exc:
-            raise ConfigError(f"invalid job argument: {exc}") from exc
-        return cls(
-            dataset=raw["dataset"],
-            bucket=raw["bucket"],
-            prefix=raw["prefix"],
-            bronze_database=raw["bronze_database"],
-            silver_database=raw["silver_database"],
-            config_key=raw["config_key"],
-            run_id=raw["run_id"],
-            run_time=run_time.replace(microsecond=0),
-            table_creation=cast(TableCreation, creation),
-            crawler_wait_seconds=wait,
-            force=raw["force"].strip().lower() in ("true", "1", "yes"),
-            region=raw["aws_region"] or None,
-            engine=raw["engine"],
-            spark_above_mb=spark_above_mb,
-        )
 
 
 @dataclass

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ppdw.aws import objects
+from ppdw.contracts.run_record import CHANGE_KEYS, LastSuccess, RunRecord
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.naming import partition_datetime
 from ppdw.runtime import catalog, manifest, storage
@@ -231,7 +232,7 @@ def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
     return pa.concat_tables(parts, promote_options="default")
 
 
-def _check_order(ctx: JobContext, last: dict[str, Any] | None) -> None:
+def _check_order(ctx: JobContext, last: LastSuccess | None) -> None:
     last_time = manifest.out_of_order(last, ctx.args.run_id, ctx.args.run_time)
     if last is not None and last_time is not None:
         raise DataQualityError(
@@ -242,7 +243,7 @@ def _check_order(ctx: JobContext, last: dict[str, Any] | None) -> None:
         )
 
 
-def _recorded_silver(record: dict[str, Any] | None) -> dict[str, Any]:
+def _recorded_silver(record: RunRecord | None) -> dict[str, Any]:
     return dict((((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {})
 
 
@@ -335,12 +336,8 @@ def hashes_may_be_old(ctx: JobContext) -> bool:
 
 def change_counts(stats: dict[str, Any]) -> dict[str, int]:
     """The merge's counts under the names users read (status, summaries)."""
-    return {
-        "INSERT": int(stats.get("inserts", 0)),
-        "UPDATE": int(stats.get("updates", 0)),
-        "DELETE": int(stats.get("deletes", 0)),
-        "unchanged": int(stats.get("unchanged", 0)),
-    }
+    merged = ("inserts", "updates", "deletes", "unchanged")  # in CHANGE_KEYS' order
+    return {key: int(stats.get(name, 0)) for key, name in zip(CHANGE_KEYS, merged, strict=True)}
 
 
 def _changes_anything(result: Any) -> bool:
@@ -400,7 +397,7 @@ def _finish(ctx: JobContext) -> None:
 
 
 def _resume_commit(
-    ctx: JobContext, stats: dict[str, Any], last: dict[str, Any] | None
+    ctx: JobContext, stats: dict[str, Any], last: LastSuccess | None
 ) -> dict[str, Any]:
     """Finish the commit a killed attempt of this run started, from its recorded stats."""
     run_id, dataset = ctx.args.run_id, ctx.dataset.name

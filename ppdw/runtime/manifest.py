@@ -14,17 +14,24 @@ Times are ISO-8601 UTC with a `Z` (`2026-11-01T06:00:00Z`). Each step writes its
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, cast
 
 from ppdw.aws import objects
+from ppdw.contracts.run_record import RUN_STATUSES as RUN_STATUSES
+from ppdw.contracts.run_record import STEPS as STEPS
+from ppdw.contracts.run_record import LastSuccess, RevertRecord, RunRecord, StepRecord
+from ppdw.contracts.run_record import RunStatus as RunStatus
+from ppdw.contracts.times import format_time as format_time
+from ppdw.contracts.times import parse_time as parse_time
+from ppdw.contracts.times import utc_now as utc_now
 from ppdw.errors import PpdwError
 from ppdw.naming import DatasetNames
 
-RunStatus = Literal["running", "succeeded", "failed", "unchanged", "reverted"]
-RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "unchanged", "reverted")
-STEPS: tuple[str, ...] = ("fetch", "bronze", "silver")
+# The record's shape and time form (above) are owned by `ppdw.contracts`; the record's
+# readers keep finding them here.
+
 #: The silver step's status from the moment it starts switching partitions until the
 #: last-success pointer names the run: an attempt killed in between left it so, and only
 #: that run's retry may go on (it finishes the commit instead of merging again).
@@ -33,40 +40,21 @@ COMMITTING = "committing"
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def format_time(moment: datetime) -> str:
-    """ISO-8601 UTC, whole seconds, `Z` suffix; naive datetimes are taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Inverse of `format_time`; accepts any ISO-8601 form, naive means UTC."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _time_text(value: datetime | str) -> str:
     return format_time(parse_time(value) if isinstance(value, str) else value)
 
 
-def read_run(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str, Any] | None:
+def read_run(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> RunRecord | None:
     record = objects.get_json(s3, bucket, names.run_manifest_key(run_id))
-    return record if isinstance(record, dict) else None
+    return cast(RunRecord, record) if isinstance(record, dict) else None
 
 
-def step_status(record: dict[str, Any] | None, step: str) -> str | None:
+def step_status(record: RunRecord | None, step: str) -> str | None:
     steps = (record or {}).get("steps") or {}
     return (steps.get(step) or {}).get("status")
 
 
-def is_applied(record: dict[str, Any] | None) -> bool:
+def is_applied(record: RunRecord | None) -> bool:
     """Did the run's silver step succeed (and was the run not reverted since)? Then
     applying it again changes nothing (data.md, silver rule 6)."""
     if record is None or record.get("status") == "reverted":
@@ -74,7 +62,7 @@ def is_applied(record: dict[str, Any] | None) -> bool:
     return step_status(record, "silver") == "succeeded"
 
 
-def _write_run(s3: Any, bucket: str, names: DatasetNames, record: dict[str, Any]) -> None:
+def _write_run(s3: Any, bucket: str, names: DatasetNames, record: RunRecord) -> None:
     objects.put_json(s3, bucket, names.run_manifest_key(str(record["run_id"])), record)
 
 
@@ -87,7 +75,7 @@ def start_run(
     *,
     source: str | None = None,
     now: Clock = utc_now,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Create the record, or mark an existing one running again (a retry or `--from`).
 
     A restarted run keeps the steps already recorded (re-running bronze keeps fetch's
@@ -99,11 +87,13 @@ def start_run(
         "steps": {},
     }
     record.update(
-        run_time=_time_text(run_time),
-        status="running",
-        started_at=format_time(now()),
-        finished_at=None,
-        error=None,
+        {
+            "run_time": _time_text(run_time),
+            "status": "running",
+            "started_at": format_time(now()),
+            "finished_at": None,
+            "error": None,
+        }
     )
     if source is not None or "source" not in record:
         record["source"] = source
@@ -111,7 +101,7 @@ def start_run(
     return record
 
 
-def _require(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str, Any]:
+def _require(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> RunRecord:
     record = read_run(s3, bucket, names, run_id)
     if record is None:
         raise PpdwError(
@@ -123,12 +113,12 @@ def _require(s3: Any, bucket: str, names: DatasetNames, run_id: str) -> dict[str
 
 
 def update_step(
-    s3: Any, bucket: str, names: DatasetNames, run_id: str, step: str, data: dict[str, Any]
-) -> dict[str, Any]:
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, step: str, data: Mapping[str, Any]
+) -> RunRecord:
     """Merge `data` into `steps[step]` of the run record (keys of `data` win)."""
     record = _require(s3, bucket, names, run_id)
     steps = record.setdefault("steps", {})
-    steps[step] = {**steps.get(step, {}), **data}
+    steps[step] = cast(StepRecord, {**steps.get(step, {}), **data})
     _write_run(s3, bucket, names, record)
     return record
 
@@ -142,18 +132,18 @@ def finish_run(
     error: str | None = None,
     *,
     now: Clock = utc_now,
-) -> dict[str, Any]:
+) -> RunRecord:
     if status not in RUN_STATUSES or status in ("running", "reverted"):
         raise ValueError(f"a run finishes as succeeded, failed or unchanged, not {status!r}")
     record = _require(s3, bucket, names, run_id)
-    record.update(status=status, finished_at=format_time(now()), error=error)
+    record.update({"status": status, "finished_at": format_time(now()), "error": error})
     _write_run(s3, bucket, names, record)
     return record
 
 
 def record_revert(
-    s3: Any, bucket: str, names: DatasetNames, run_id: str, revert: dict[str, Any]
-) -> dict[str, Any]:
+    s3: Any, bucket: str, names: DatasetNames, run_id: str, revert: RevertRecord
+) -> RunRecord:
     """Keep what a revert of the run is about to commit (`revert`, status committing).
 
     A retry of a killed revert keeps the first attempt's entry: the counts it recorded
@@ -169,36 +159,38 @@ def record_revert(
 
 def mark_reverted(
     s3: Any, bucket: str, names: DatasetNames, run_id: str, *, now: Clock = utc_now
-) -> dict[str, Any]:
+) -> RunRecord:
     """The run's versions are out of silver: its record says `reverted`, and when."""
     record = _require(s3, bucket, names, run_id)
     when = format_time(now())
-    record.update(status="reverted", reverted_at=when)
+    record.update({"status": "reverted", "reverted_at": when})
     record["revert"] = {**(record.get("revert") or {}), "status": "done", "finished_at": when}
     _write_run(s3, bucket, names, record)
     return record
 
 
-def list_runs(s3: Any, bucket: str, names: DatasetNames) -> list[dict[str, Any]]:
+def list_runs(s3: Any, bucket: str, names: DatasetNames) -> list[RunRecord]:
     """Every run record of the dataset, oldest run time first."""
-    records: list[dict[str, Any]] = []
+    records: list[RunRecord] = []
     for key in objects.list_keys(s3, bucket, names.runs_prefix):
         name = key[len(names.runs_prefix) :]
         if "/" in name or name.startswith("_") or not name.endswith(".json"):
             continue
         record = objects.get_json(s3, bucket, key)
         if isinstance(record, dict):
-            records.append(record)
+            records.append(cast(RunRecord, record))
     return sorted(records, key=lambda r: (str(r.get("run_time", "")), str(r.get("run_id", ""))))
 
 
-def read_last_success(s3: Any, bucket: str, names: DatasetNames) -> dict[str, Any] | None:
+def read_last_success(s3: Any, bucket: str, names: DatasetNames) -> LastSuccess | None:
     """`{"run_id", "run_time", "source_sha256"}` of the last fully successful run, if any."""
     pointer = objects.get_json(s3, bucket, names.last_success_key)
-    return pointer if isinstance(pointer, dict) else None
+    return cast(LastSuccess, pointer) if isinstance(pointer, dict) else None
 
 
-def out_of_order(last: dict[str, Any] | None, run_id: str, run_time: datetime) -> datetime | None:
+def out_of_order(
+    last: Mapping[str, Any] | None, run_id: str, run_time: datetime
+) -> datetime | None:
     """The run-order rule (data.md): a run applies only later than the last applied run
     of its dataset. Returns that run's time when `run_time` is not later than it, so the
     run is out of order; None when the run may go (no run applied yet, or `last` is this
@@ -218,8 +210,8 @@ def write_last_success(
     run_id: str,
     run_time: datetime | str,
     source_sha256: str | None,
-) -> dict[str, Any]:
-    pointer = {
+) -> LastSuccess:
+    pointer: LastSuccess = {
         "run_id": run_id,
         "run_time": _time_text(run_time),
         "source_sha256": source_sha256,

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import AwsError, UsageError
 from ppdw.naming import DatasetNames
 from ppdw.runtime import catalog, manifest, storage
@@ -100,7 +101,7 @@ class Reverting:
     run_id: str
     run_time: datetime
     partitions: tuple[str, ...]
-    previous: dict[str, Any] | None  # the previous applied run's record; None: empty silver
+    previous: RunRecord | None  # the previous applied run's record; None: empty silver
     resuming: bool  # the run record already says reverted: only the pointer is left
 
     @property

@@ -18,7 +18,8 @@ import pytest
 from filelock import FileLock
 
 from ppdw.config.loader import load_project
-from ppdw.deploy.desired import StackContext, pipeline_settings
+from ppdw.deploy.desired import pipeline_settings
+from ppdw.deploy.resources import StackContext
 from ppdw.deploy.statemachine import definition
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ from ppdw.aws.logs import Logs
 from ppdw.aws.s3 import S3
 from ppdw.aws.session import AwsSession
 from ppdw.aws.stepfunctions import StepFunctions
-from ppdw.deploy.desired import ResourceSpec
 from ppdw.deploy.execute import Executor
 from ppdw.deploy.plan import Action, FieldChange
+from ppdw.deploy.resources import ResourceSpec
 from ppdw.errors import AwsError
 
 ACCOUNT = "123456789012"

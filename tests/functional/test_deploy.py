@@ -60,7 +60,7 @@ def test_bucket_is_private_encrypted_tls_only_and_tagged(deployed: Path) -> None
     assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET)
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
     assert tags == {"ppdw:managed": "true"}
-    # the TLS policy leaves object calls working (see desired.bucket_spec)
+    # the TLS policy leaves object calls working (see core_specs.bucket_spec)
     s3.put_object(Bucket=BUCKET, Key="raw/x", Body=b"1")
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from ppdw.config.loader import Project
+from ppdw.contracts.job_args import JobArgs, parse_args
 from ppdw.errors import ConfigError, DataQualityError, LockedError
 from ppdw.runs.local import job_argv
 from ppdw.runtime import holders, jobs, lease
@@ -30,7 +31,7 @@ def test_parse_args_like_glue() -> None:
         "job-bookmark-disable",
         "--empty",
     ]
-    assert jobs.parse_args(argv) == {
+    assert parse_args(argv) == {
         "JOB_ID": "j_1",
         "dataset": "nsde",
         "force": "true",
@@ -41,7 +42,7 @@ def test_parse_args_like_glue() -> None:
 
 def test_missing_arguments_are_named() -> None:
     with pytest.raises(ConfigError, match="--bucket, --bronze_database"):
-        jobs.JobArgs.from_argv(
+        JobArgs.from_argv(
             [
                 "--dataset",
                 "nsde",
@@ -61,7 +62,7 @@ def test_job_argv_uses_deploy_defaults_plus_run_arguments(
     loaded: Project, target: TargetContext
 ) -> None:
     argv = job_argv(target, loaded, sup.request(loaded, "nsde", 0, force=True), "silver")
-    args = jobs.parse_args(argv)
+    args = parse_args(argv)
     assert args["run_id"] == "nsde-20261101-060000"
     assert args["run_time"] == "2026-11-01T06:00:00Z"
     assert args["force"] == "true"

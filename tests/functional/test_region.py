@@ -7,6 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ppdw.contracts.job_args import JobArgs
 from ppdw.errors import ConfigError
 from ppdw.runtime import jobs
 from ppdw.runtime.fetch import lambda_handler
@@ -20,10 +21,8 @@ ARGS = [
 
 
 def test_the_region_argument_is_parsed() -> None:
-    assert jobs.JobArgs.from_argv([*ARGS, "--aws_region", "eu-central-1"]).region == (
-        "eu-central-1"
-    )
-    assert jobs.JobArgs.from_argv(ARGS).region is None
+    assert JobArgs.from_argv([*ARGS, "--aws_region", "eu-central-1"]).region == ("eu-central-1")
+    assert JobArgs.from_argv(ARGS).region is None
 
 
 def test_a_job_in_glue_without_its_region_argument_refuses_to_guess(

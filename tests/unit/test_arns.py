@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ppdw.config.loader import load_project
-from ppdw.deploy.desired import StackContext, rule_spec, state_machine_spec
+from ppdw.deploy.desired import rule_spec, state_machine_spec
+from ppdw.deploy.resources import StackContext
 from ppdw.naming import Arns, partition, service_integration_arn
 
 ACCOUNT = "123456789012"

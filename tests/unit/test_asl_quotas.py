@@ -14,7 +14,8 @@ from ppdw.deploy.asl_quotas import (
     intrinsic_count,
     quota_problems,
 )
-from ppdw.deploy.desired import StackContext, pipeline_settings, state_machine_spec
+from ppdw.deploy.desired import pipeline_settings, state_machine_spec
+from ppdw.deploy.resources import StackContext
 from ppdw.deploy.statemachine import definition
 from ppdw.errors import ConfigError
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from ppdw.config.loader import load_project
-from ppdw.deploy.desired import StackContext, crawler_spec, job_spec
+from ppdw.deploy.glue_specs import crawler_spec, job_spec
+from ppdw.deploy.resources import StackContext
 
 REPO = Path(__file__).resolve().parents[2]
 

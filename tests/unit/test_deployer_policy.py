@@ -14,14 +14,10 @@ from ppdw.config.loader import load_project
 from ppdw.config.models import SourceAuth
 from ppdw.deploy import deployer
 from ppdw.deploy.bundle import read_dataset_artifacts
-from ppdw.deploy.desired import (
-    ORDER,
-    ResourceSpec,
-    StackContext,
-    core_specs,
-    dataset_specs,
-)
+from ppdw.deploy.core_specs import core_specs
+from ppdw.deploy.desired import dataset_specs
 from ppdw.deploy.policies import compact_size
+from ppdw.deploy.resources import ORDER, ResourceSpec, StackContext
 from ppdw.errors import ConfigError
 from ppdw.naming import Arns
 

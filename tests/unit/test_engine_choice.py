@@ -9,9 +9,9 @@ import pytest
 
 from ppdw.config.loader import load_project
 from ppdw.config.models import Dataset
-from ppdw.deploy.desired import engine_arguments, job_workers
+from ppdw.contracts.job_args import JobArgs
+from ppdw.deploy.glue_specs import engine_arguments, job_workers
 from ppdw.errors import ConfigError
-from ppdw.runtime.jobs import JobArgs
 from ppdw.runtime.spark import choice, session
 
 REPO = Path(__file__).resolve().parents[2]

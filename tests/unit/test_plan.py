@@ -8,13 +8,8 @@ import pytest
 
 from ppdw.config.loader import load_project
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts
-from ppdw.deploy.desired import (
-    ResourceSpec,
-    ResourceType,
-    StackContext,
-    core_specs,
-    dataset_specs,
-)
+from ppdw.deploy.core_specs import core_specs
+from ppdw.deploy.desired import dataset_specs
 from ppdw.deploy.plan import (
     Action,
     FieldChange,
@@ -24,6 +19,7 @@ from ppdw.deploy.plan import (
     plan,
     plan_destroy,
 )
+from ppdw.deploy.resources import ResourceSpec, ResourceType, StackContext
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
