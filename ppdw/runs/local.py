@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ppdw.config.loader import Project
+from ppdw.contracts.lambda_env import LambdaEnv
 from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import holders, lease, manifest
@@ -155,17 +156,19 @@ def resolve_source(
 
 
 def fetch_config(target: TargetContext, project: Project, dataset: str) -> Any:
-    """The FetchConfig the deployed Lambda builds (dataset.json + bucket, prefix, limits)."""
-    from ppdw.runtime.fetch import FetchConfig
+    """The FetchConfig the deployed Lambda builds: dataset.json under the environment
+    deploy gives the function."""
+    from ppdw.runtime.fetch import config_from_env
 
     warehouse = project.warehouse
-    return FetchConfig.from_dataset_json(
-        dataset_json(project, dataset),
+    env = LambdaEnv(
         bucket=warehouse.names.bucket(target.account_id),
         prefix=warehouse.prefix,
+        dataset=project.dataset(dataset).name,
         max_uncompressed_bytes=warehouse.max_uncompressed_bytes,
         max_compression_ratio=warehouse.max_compression_ratio,
     )
+    return config_from_env(dataset_json(project, dataset), env)
 
 
 def _run_fetch(

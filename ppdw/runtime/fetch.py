@@ -53,6 +53,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ppdw.aws import objects
 from ppdw.aws.errors import AWS_OR_SHAPE_ERRORS
+from ppdw.contracts import lambda_env
+from ppdw.contracts.lambda_env import LambdaEnv
 from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError, UsageError
 from ppdw.naming import CoreNames, DatasetNames, is_valid_run_id
 from ppdw.runtime import archive, download, holders, manifest
@@ -382,8 +384,8 @@ def _truthy(value: Any) -> bool:
 def find_dataset_json(caller_file: str | None) -> Path:
     """`PPDW_DATASET_CONFIG`, `$LAMBDA_TASK_ROOT/dataset.json`, then beside the caller."""
     candidates: list[Path] = []
-    if os.environ.get("PPDW_DATASET_CONFIG"):
-        candidates.append(Path(os.environ["PPDW_DATASET_CONFIG"]))
+    if os.environ.get(lambda_env.DATASET_CONFIG):
+        candidates.append(Path(os.environ[lambda_env.DATASET_CONFIG]))
     if os.environ.get("LAMBDA_TASK_ROOT"):
         candidates.append(Path(os.environ["LAMBDA_TASK_ROOT"]) / "dataset.json")
     if caller_file:
@@ -396,26 +398,10 @@ def find_dataset_json(caller_file: str | None) -> Path:
     raise ConfigError(f"fetch handler cannot find dataset.json (tried {tried})")
 
 
-def config_from_env(data: dict[str, Any]) -> FetchConfig:
-    env = os.environ
-    bucket = env.get("PPDW_BUCKET")
-    if not bucket:
-        raise ConfigError("environment variable PPDW_BUCKET is not set")
-    if env.get("PPDW_DATASET") and env["PPDW_DATASET"] != data.get("name"):
-        raise ConfigError(
-            f"PPDW_DATASET={env['PPDW_DATASET']} but dataset.json is {data.get('name')!r}"
-        )
-    limits = {
-        field_name: int(env[var])
-        for field_name, var in (
-            ("max_uncompressed_bytes", "PPDW_MAX_UNCOMPRESSED_BYTES"),
-            ("max_compression_ratio", "PPDW_MAX_COMPRESSION_RATIO"),
-        )
-        if env.get(var)
-    }
-    return FetchConfig.from_dataset_json(
-        data, bucket=bucket, prefix=env.get("PPDW_PREFIX") or "pp-dw", **limits
-    )
+def config_from_env(data: dict[str, Any], env: LambdaEnv) -> FetchConfig:
+    """The FetchConfig of a dataset.json under the function's environment."""
+    env.check_dataset(data.get("name"))
+    return FetchConfig.from_dataset_json(data, bucket=env.bucket, prefix=env.prefix, **env.limits())
 
 
 def lambda_handler(
@@ -428,7 +414,7 @@ def lambda_handler(
     """
     caller = sys._getframe(1).f_globals.get("__file__")
     data = json.loads(find_dataset_json(caller).read_text(encoding="utf-8"))
-    config = config_from_env(data)
+    config = config_from_env(data, LambdaEnv.from_env(os.environ))
     client = session.client if session is not None else _lambda_clients()
     force = _truthy(event.get("force", False))
     source = event.get("source") or None

@@ -1,0 +1,1 @@
+"""Types that are the contracts between the control plane and the data plane."""
