@@ -1,6 +1,6 @@
 """Fetch: source -> `raw/{dataset}/run_id={run_id}/` (data.md, Raw).
 
-Rule: standard library, boto3 through `ppdw.aws.objects`, `ppdw.naming`, `ppdw.errors`
+Rule: standard library, boto3 through `ppdw.aws.objects` and `streams`, `ppdw.naming`, `ppdw.errors`
 and the runtime's `manifest`, `download`, `archive` only (the fetch Lambda imports it).
 
 Order of a run: clear the run folder (manifest first, so it reads as incomplete), stream
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ppdw.aws import objects
+from ppdw.aws import objects, streams
 from ppdw.errors import DataQualityError, UsageError
 from ppdw.naming import DatasetNames, is_valid_run_id
 from ppdw.runtime import archive, download, manifest
@@ -254,7 +254,7 @@ def _members(
 ) -> list[archive.ExtractedMember]:
     if config.compression != "zip":
         return [archive.ExtractedMember(got.name, got.key, got.bytes, got.sha256)]
-    reader = objects.RangeReader(s3, config.bucket, got.key)
+    reader = streams.RangeReader(s3, config.bucket, got.key)
     with archive.open_zip(reader, got.name) as zipped:  # type: ignore[arg-type]
         wanted = archive.select_members(
             zipped,
