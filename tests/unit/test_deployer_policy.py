@@ -21,7 +21,7 @@ from ppdw.deploy.desired import (
     core_specs,
     dataset_specs,
 )
-from ppdw.deploy.policies import compact_size
+from ppdw.deploy.policy_checks import compact_size
 from ppdw.errors import ConfigError
 from ppdw.naming import Arns
 
