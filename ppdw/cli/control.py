@@ -1,18 +1,27 @@
 """Control-plane commands: validate, bootstrap-core, deploy, plan, destroy, add-dataset.
 
 Each command loads the config, opens the target, asks `ppdw.deploy.service` for a plan,
-renders it, and applies it unless told not to. boto3-heavy modules load inside commands.
+renders it, and applies it unless told not to (showing, approving and applying a plan:
+`ppdw.cli.plan_apply`). boto3-heavy modules load inside commands.
 """
 
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ppdw.cli import complete, context, render
+from ppdw.cli.plan_apply import (
+    Approval,
+    RequireApproval,
+    apply_plan,
+    info,
+    open_plane,
+    report,
+    show,
+)
 from ppdw.cli.render import plural
 from ppdw.errors import ExitCode, UsageError
 
@@ -20,29 +29,12 @@ if TYPE_CHECKING:
     from ppdw.config.loader import Project
     from ppdw.deploy.plan import Action
     from ppdw.deploy.service import ControlPlane
-    from ppdw.targets import TargetContext
 
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Print the plan; change nothing (exit 2 on changes).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
-
-
-class Approval(StrEnum):
-    never = "never"
-    broadening = "broadening"
-    any_change = "any-change"
-
-
-RequireApproval = Annotated[
-    Approval,
-    typer.Option(
-        "--require-approval",
-        help="On AWS targets, ask before applying: never, broadening (new IAM permissions, "
-        "replacements, deletions) or any-change.",
-    ),
-]
 
 
 def validate(ctx: typer.Context, as_json: Json = False) -> None:
@@ -56,105 +48,7 @@ def validate(ctx: typer.Context, as_json: Json = False) -> None:
         render.print_json({"valid": True, "datasets": names})
         return
     listed = ", ".join(names) or "no datasets"
-    _info(f"config/warehouse.json and {plural(len(names), 'dataset')} valid: {listed}")
-
-
-def _info(message: str) -> None:
-    """One message line on stderr, never wrapped (people grep logs for these)."""
-    render.err().print(message, soft_wrap=True)
-
-
-def _plane(project: Project, target: TargetContext) -> ControlPlane:
-    from ppdw.deploy.service import ControlPlane
-
-    return ControlPlane(project, target)
-
-
-def _report(action: Action) -> None:
-    from ppdw.deploy.approval import symbol
-
-    mark = symbol(action)
-    _info(f"  {mark} {action.message}" if mark else action.message)
-
-
-def _plan_document(actions: list[Action], target: str) -> dict[str, Any]:
-    from ppdw.deploy.approval import summarize
-
-    summary = summarize(actions)
-    return {
-        "target": target,
-        "changes": summary.total,
-        "summary": summary.to_json(),
-        "actions": [a.to_json() for a in actions],
-    }
-
-
-def _show(
-    actions: list[Action], title: str, as_json: bool, target: str, next_step: str | None
-) -> int:
-    """Print a plan (text or JSON); return the number of changes."""
-    from ppdw.deploy.approval import summarize
-
-    changes = summarize(actions).total
-    if as_json:
-        render.print_json(_plan_document(actions, target))
-        return changes
-    for action in actions:
-        if action.kind == "noop" and action.message.endswith("left alone"):
-            _info(action.message)
-    if changes:
-        render.plan(actions, f"{title} (target {target}):", next_step)
-    else:
-        _info(f"No changes on target {target}: the resources match the configuration.")
-    return changes
-
-
-def _terminal() -> bool:
-    """A person can answer: stdin and stderr are a terminal."""
-    return sys.stdin.isatty() and sys.stderr.isatty()
-
-
-def _approve(target: TargetContext, actions: list[Action], level: Approval, yes: bool) -> None:
-    """AWS targets: ask before applying what the level names; the local target never asks."""
-    from ppdw.deploy.approval import approval_reasons
-
-    if target.kind == "local" or yes:
-        return
-    reasons = approval_reasons(actions, level.value)  # type: ignore[arg-type]
-    if not reasons:
-        return
-    listed = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
-    if not _terminal():
-        raise UsageError(
-            f"approval needed on target {target.name}: {listed}",
-            "review the plan, then re-run with --yes (or --require-approval never)",
-        )
-    _info(f"Needs approval: {listed}")
-    if not typer.confirm(f"Apply these changes on target {target.name}?", default=False, err=True):
-        raise UsageError("nothing applied: not approved")
-
-
-def _apply(
-    target: TargetContext,
-    plane: ControlPlane,
-    actions: list[Action],
-    *,
-    title: str,
-    as_json: bool,
-    level: Approval,
-    yes: bool,
-) -> None:
-    """Show the plan on AWS targets, ask where needed, apply, report."""
-    from ppdw.deploy.approval import summarize
-
-    if not as_json and (target.kind != "local" or not summarize(actions).total):
-        _show(actions, title, False, target.name, None)
-    _approve(target, actions, level, yes)
-    applied = plane.apply(actions, (lambda _: None) if as_json else _report)
-    if as_json:
-        render.print_json({**_plan_document(actions, target.name), "applied": applied})
-    elif applied:
-        _info(f"Applied on target {target.name}: {summarize(actions).line()}.")
+    info(f"config/warehouse.json and {plural(len(names), 'dataset')} valid: {listed}")
 
 
 def bootstrap_core(
@@ -173,10 +67,10 @@ def bootstrap_core(
     """
     project = context.load_project(ctx)
     with context.open_target(ctx, project) as target:
-        plane = _plane(project, target)
+        plane = open_plane(project, target)
         actions = plane.plan_core()
         if dry_run:
-            changes = _show(
+            changes = show(
                 actions,
                 "bootstrap-core plan",
                 as_json,
@@ -184,7 +78,7 @@ def bootstrap_core(
                 "Run `ppdw bootstrap-core` to apply.",
             )
         else:
-            _apply(
+            apply_plan(
                 target,
                 plane,
                 actions,
@@ -234,14 +128,14 @@ def deploy(
     chosen = _chosen(project, datasets, all_)
     title = f"deploy plan: {', '.join(chosen)}"
     with context.open_target(ctx, project) as target:
-        plane = _plane(project, target)
+        plane = open_plane(project, target)
         if not dry_run:
             plane.require_core()
         actions = plane.plan_datasets(chosen)
         if dry_run:
-            changes = _show(actions, title, as_json, target.name, "Run `ppdw deploy` to apply.")
+            changes = show(actions, title, as_json, target.name, "Run `ppdw deploy` to apply.")
         else:
-            _apply(
+            apply_plan(
                 target,
                 plane,
                 actions,
@@ -275,7 +169,7 @@ def plan(
     project = context.load_project(ctx)
     everything = not core and not datasets
     with context.open_target(ctx, project, read_only=True) as target:
-        plane = _plane(project, target)
+        plane = open_plane(project, target)
         actions = plane.plan_core() if core or everything else []
         names = datasets or (sorted(project.datasets) if everything else [])
         if names:
@@ -289,7 +183,7 @@ def plan(
             step = "Run `ppdw deploy` to apply."
         elif core:
             step = "Run `ppdw bootstrap-core` to apply."
-        changes = _show(actions, "plan", as_json, target.name, step)
+        changes = show(actions, "plan", as_json, target.name, step)
     if changes:
         raise typer.Exit(int(ExitCode.CHANGES))
 
@@ -299,7 +193,7 @@ def _orphan_actions(plane: ControlPlane, as_json: bool) -> list[Action]:
     actions: list[Action] = []
     for orphan in plane.orphans():
         if not as_json:
-            _info(
+            info(
                 f"{orphan.dataset}: fda/{orphan.dataset}/ is gone but its stack is deployed "
                 f"(to destroy: {orphan.command})"
             )
@@ -312,7 +206,7 @@ def _engines(project: Project, names: list[str]) -> None:
 
     for name in names:
         glue = project.dataset(name).glue_settings(project.warehouse.glue)
-        _info(f"{name}: {engine_summary(glue)}, {job_workers(glue)} {glue.worker_type} workers")
+        info(f"{name}: {engine_summary(glue)}, {job_workers(glue)} {glue.worker_type} workers")
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -360,7 +254,7 @@ def destroy(
         raise UsageError("give one DATASET or --core", "ppdw destroy nsde | ppdw destroy --core")
     project = context.load_project(ctx)
     with context.open_target(ctx, project) as target:
-        plane = _plane(project, target)
+        plane = open_plane(project, target)
         if core:
             actions = plane.plan_destroy_core(delete_data)
         else:
@@ -369,17 +263,17 @@ def destroy(
                 project.dataset(dataset)  # unknown: the usual error, with "did you mean"
             actions = plane.plan_destroy_dataset(dataset, delete_data)
         if not delete_data:
-            _info(
+            info(
                 "data is kept (S3 objects, Glue tables"
                 + (", bucket, databases" if core else "")
                 + "); --delete-data removes it"
             )
-        _show(actions, "destroy plan", False, target.name, None)
+        show(actions, "destroy plan", False, target.name, None)
         if not any(a.kind == "delete" for a in actions):
             return
         _confirm(f"Delete these resources on target {target.name}?", yes)
-        applied = plane.apply(actions, _report)
-        _info(f"Destroyed on target {target.name}: {plural(applied, 'resource')}.")
+        applied = plane.apply(actions, report)
+        info(f"Destroyed on target {target.name}: {plural(applied, 'resource')}.")
 
 
 def add_dataset(
@@ -424,13 +318,13 @@ def add_dataset(
         columns=_split(columns),
     )
     folder = scaffold(project.root, spec)
-    _info(f"created {folder.relative_to(project.root)}/ (edit config/dataset.json, add a sample)")
+    info(f"created {folder.relative_to(project.root)}/ (edit config/dataset.json, add a sample)")
     if deploy_now:
         fresh = context.load_project(ctx)
         with context.open_target(ctx, fresh) as target:
-            plane = _plane(fresh, target)
+            plane = open_plane(fresh, target)
             plane.require_core()
-            _apply(
+            apply_plan(
                 target,
                 plane,
                 plane.plan_datasets([name]),

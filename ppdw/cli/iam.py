@@ -52,7 +52,7 @@ def deployer_policy(
     """
     from ppdw.deploy.deployer import deployer_policy as build
     from ppdw.deploy.deployer import describe
-    from ppdw.deploy.policies import compact_size
+    from ppdw.deploy.policy_checks import compact_size
     from ppdw.errors import UsageError
 
     if account_id is not None and not (account_id.isdigit() and len(account_id) == 12):

@@ -26,15 +26,11 @@ from typing import Any
 
 from ppdw.config.models import Dataset, Warehouse
 from ppdw.deploy.permissions import RESOURCE_ACCESS
-from ppdw.deploy.policies import (
+from ppdw.deploy.policies import VERSION, Scope, glue_policy, lambda_policy, source_secrets
+from ppdw.deploy.policy_checks import (
     SERVICE_PRINCIPALS,
-    VERSION,
     Document,
-    Scope,
     compact_size,
-    glue_policy,
-    lambda_policy,
-    source_secrets,
     statement_problems,
 )
 from ppdw.deploy.resources import ORDER

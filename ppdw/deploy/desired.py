@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ppdw.config.models import Warehouse
+from ppdw.contracts.lambda_env import LambdaEnv
 from ppdw.deploy.asl_quotas import quota_problems
 from ppdw.deploy.bundle import Artifact, DatasetArtifacts, sha256_base64
 from ppdw.deploy.fields import function_fields, rule_fields, state_machine_fields
@@ -57,13 +58,13 @@ def function_spec(ctx: StackContext, fetch_zip: bytes) -> ResourceSpec:
         "EphemeralStorage": {"Size": settings.ephemeral_storage_mb},
         "Description": f"ppdw: fetch {ctx.dataset.name} into raw/",
         "Environment": {
-            "Variables": {
-                "PPDW_BUCKET": ctx.bucket,
-                "PPDW_PREFIX": ctx.warehouse.prefix,
-                "PPDW_DATASET": ctx.dataset.name,
-                "PPDW_MAX_UNCOMPRESSED_BYTES": str(ctx.warehouse.max_uncompressed_bytes),
-                "PPDW_MAX_COMPRESSION_RATIO": str(ctx.warehouse.max_compression_ratio),
-            }
+            "Variables": LambdaEnv(
+                bucket=ctx.bucket,
+                prefix=ctx.warehouse.prefix,
+                dataset=ctx.dataset.name,
+                max_uncompressed_bytes=ctx.warehouse.max_uncompressed_bytes,
+                max_compression_ratio=ctx.warehouse.max_compression_ratio,
+            ).to_env()
         },
     }
     fields = function_fields({**configuration, "CodeSha256": sha256_base64(fetch_zip)})

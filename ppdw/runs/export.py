@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ppdw.aws._common import aws_action
-from ppdw.aws.objects import ObjectInfo, iter_chunks, list_objects
+from ppdw.aws.objects import ObjectInfo, list_objects
 from ppdw.aws.s3 import S3
 from ppdw.aws.session import AwsSession
+from ppdw.aws.streams import iter_chunks
 from ppdw.config.loader import Project
 from ppdw.errors import AwsError, UsageError
 from ppdw.runtime import catalog, storage

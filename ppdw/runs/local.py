@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 
 from ppdw.config.loader import Project
 from ppdw.contracts.job_args import flag, run_arguments, to_argv
+from ppdw.contracts.lambda_env import LambdaEnv
 from ppdw.contracts.run_record import CHANGE_TYPES, RunRecord
 from ppdw.deploy.glue_specs import job_defaults
 from ppdw.deploy.resources import StackContext
@@ -136,17 +137,19 @@ def resolve_source(
 
 
 def fetch_config(target: TargetContext, project: Project, dataset: str) -> Any:
-    """The FetchConfig the deployed Lambda builds (dataset.json + bucket, prefix, limits)."""
-    from ppdw.runtime.fetch import FetchConfig
+    """The FetchConfig the deployed Lambda builds: dataset.json under the environment
+    deploy gives the function."""
+    from ppdw.runtime.fetch import config_from_env
 
     warehouse = project.warehouse
-    return FetchConfig.from_dataset_json(
-        dataset_json(project, dataset),
+    env = LambdaEnv(
         bucket=warehouse.names.bucket(target.account_id),
         prefix=warehouse.prefix,
+        dataset=project.dataset(dataset).name,
         max_uncompressed_bytes=warehouse.max_uncompressed_bytes,
         max_compression_ratio=warehouse.max_compression_ratio,
     )
+    return config_from_env(dataset_json(project, dataset), env)
 
 
 def _run_fetch(

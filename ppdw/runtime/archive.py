@@ -1,8 +1,9 @@
 """Zip archives in raw: check every member first, then extract the wanted ones to S3.
 
-Rule: standard library and `ppdw.aws.objects` only (runs in the fetch Lambda). Nothing is
-extracted before the whole archive passed the checks, and a failure while extracting
-removes the members already written: a run writes all its members or none.
+Rule: standard library, `ppdw.aws.objects` and `ppdw.aws.streams` only (runs in the fetch
+Lambda). Nothing is extracted before the whole archive passed the checks, and a failure
+while extracting removes the members already written: a run writes all its members or
+none.
 
 Checks (data.md, Raw): no member path that leaves the run folder (`..`, absolute, drive
 letter, backslash tricks), no duplicate or reserved names, the wanted members' total
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ppdw.aws import objects
+from ppdw.aws import objects, streams
 from ppdw.errors import DataQualityError
 
 #: Ratio is only meaningful for members big enough to hurt; tiny files of blanks compress
@@ -220,9 +221,9 @@ def _extract_one(
     key = prefix + info.filename
     with (
         archive.open(info) as source,
-        objects.MultipartWriter(s3, bucket, key) as writer,
+        streams.MultipartWriter(s3, bucket, key) as writer,
     ):
-        for chunk in objects.iter_chunks(source, READ_CHUNK):
+        for chunk in streams.iter_chunks(source, READ_CHUNK):
             writer.write(chunk)
             if progress is not None:
                 progress(writer.bytes_written, info.file_size)

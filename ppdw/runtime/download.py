@@ -1,6 +1,6 @@
 """Stream one source (http(s) URL, local path, `file://` or `s3://`) into one S3 object.
 
-Rule: standard library, boto3 via `ppdw.aws.objects`, and `ppdw.runtime.redact` only (runs
+Rule: standard library, boto3 via `ppdw.aws.streams`, and `ppdw.runtime.redact` only (runs
 in the fetch Lambda). Memory stays flat: the body is read in chunks straight into a
 `MultipartWriter`; sha256 is computed on the way. An attempt that fails for any reason
 aborts its upload, so a partial download never appears in S3. Timeouts, connection
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from ppdw.aws import objects
+from ppdw.aws import streams
 from ppdw.aws.errors import AWS_ERRORS, ClientError, error_code
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.runtime.redact import redact_text, redact_url
@@ -165,7 +165,7 @@ def _attempt(
 ) -> Downloaded:
     with _open(source, s3, opener) as opened:
         key = prefix + opened.name
-        sink = objects.MultipartWriter(s3, bucket, key) if store else _HashOnly()
+        sink = streams.MultipartWriter(s3, bucket, key) if store else _HashOnly()
         with sink as writer:
             for chunk in _chunks(opened.stream):
                 writer.write(chunk)
@@ -204,7 +204,7 @@ class _HashOnly:
 
 def _chunks(stream: Any) -> Iterator[bytes]:
     try:
-        yield from objects.iter_chunks(stream, CHUNK)
+        yield from streams.iter_chunks(stream, CHUNK)
     except (TimeoutError, ConnectionError, http.client.HTTPException, urllib.error.URLError) as e:
         raise _Retryable(f"reading the body failed: {type(e).__name__}: {e}") from None
     except AWS_ERRORS as error:

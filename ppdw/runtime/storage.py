@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ppdw.aws import objects
+from ppdw.aws import objects, streams
 
 PARQUET_SUFFIX = ".parquet"
 PART_FILE = "part-00000.parquet"
@@ -89,7 +89,7 @@ PARQUET_BLOCK_BYTES = 1024 * 1024
 
 
 def open_parquet(s3: Any, bucket: str, key: str) -> pq.ParquetFile:
-    return pq.ParquetFile(objects.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES))
+    return pq.ParquetFile(streams.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES))
 
 
 def row_count(s3: Any, bucket: str, key: str) -> int:

@@ -6,7 +6,7 @@ calls are answered here, from moto's S3 backend and the body files, before botoc
 serializes, signs and checksums a request that moto would then parse again. Everything
 moto decides stays moto's: the objects are created by its backend (versioning, default
 encryption, notifications), the response headers come from its `FakeKey.response_dict`,
-and botocore parses them as it parses any response.
+and botocore parses them as it parses any response (`ppdw.aws.responses`).
 
 A call is answered here only when it is a plain one: no conditional or checksum headers,
 no version id, no customer key, at most one byte range, an existing bucket and (reading)
@@ -28,8 +28,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
-
+from ppdw.aws.responses import Answer, rest_xml_answer
 from ppdw.targets.bodies import FileBody
 
 OPERATIONS = ("GetObject", "PutObject", "UploadPart")
@@ -89,7 +88,7 @@ class _Answerer:
 
     def __call__(
         self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+    ) -> Answer | None:
         api = context.pop(_PARAMS, None)
         if api is None or not set(api) <= _PLAIN[model.name] or not _moto_allows_shortcut():
             return None
@@ -110,8 +109,7 @@ class _Answerer:
             from moto.core.botocore_stubber import MockRawResponse
 
             raw = MockRawResponse(raw)
-        http = AWSResponse(params["url"], status, headers, raw)  # type: ignore[arg-type]
-        return http, _parse(http, model)
+        return rest_xml_answer(params["url"], status, headers, raw, model)
 
     def _backend(self) -> Any:
         from moto.iam.models import get_account_id_from
@@ -227,14 +225,3 @@ def _upload_part(
     headers = dict(part.response_dict)
     headers["content-length"] = "0"
     return 200, _headers(headers), b""
-
-
-def _parse(http: AWSResponse, model: Any) -> dict[str, Any]:
-    """botocore's own parsing of the answer, as for a response off the wire."""
-    from botocore.endpoint import convert_to_response_dict
-    from botocore.parsers import create_parser
-
-    response = convert_to_response_dict(http, model)
-    parsed: dict[str, Any] = create_parser("rest-xml").parse(response, model.output_shape)
-    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
-    return parsed

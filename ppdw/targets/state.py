@@ -18,7 +18,6 @@ is a pickle: only ever load one this user wrote.
 from __future__ import annotations
 
 import collections
-import hashlib
 import importlib
 import io
 import json
@@ -28,13 +27,14 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ppdw.errors import TargetError
 from ppdw.targets.bodies import OBJECTS_DIR, BodyStore, FileBody, Segment, activate, active
+from ppdw.targets.durable import RESET_HINT, BlobStore, fsync_write
 
 #: 2: S3 bodies are files under objects/. A format-1 state (bodies as blobs) still loads:
 #: its bodies become body files as they are read, and the next save writes format 2.
@@ -45,7 +45,6 @@ STATE_FILE = "state.pickle"
 BLOBS_DIR = "blobs"
 #: Byte strings at least this long are stored as blob files instead of inline.
 INLINE_LIMIT = 32 * 1024
-RESET_HINT = "run `ppdw local reset` to start from an empty local warehouse"
 
 _LOCK_TYPE = type(threading.Lock())
 _RLOCK_TYPE = type(threading.RLock())
@@ -90,84 +89,6 @@ class SaveReport:
 class LoadReport:
     seconds: float
     backends: int
-
-
-# -- blobs ------------------------------------------------------------------------------
-
-
-def fsync_write(path: Path, data: bytes, *, sync: bool = True) -> None:
-    """Write `data` to `path` atomically: temp file beside it, fsync, rename.
-
-    `sync=False` skips the fsyncs (the caller syncs a whole batch at once, see `save_state`).
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    if sync:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class BlobStore:
-    """Content-addressed files `blobs/ab/abcdef...` (sha256 of the bytes)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.written = 0
-
-    def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest
-
-    def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.path(digest)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Blobs are rare (Lambda zips, written by a deploy): each is made durable
-            # here, before the state file that names it is renamed into place.
-            fsync_write(path, data)
-            self.written += 1
-        return digest
-
-    def get(self, digest: str) -> bytes:
-        try:
-            return self.path(digest).read_bytes()
-        except FileNotFoundError:
-            raise TargetError(
-                f"the local state is incomplete: object body {digest[:12]} is missing",
-                RESET_HINT,
-            ) from None
-
-    def digests(self) -> Iterator[str]:
-        if self.root.is_dir():
-            for sub in self.root.iterdir():
-                if sub.is_dir():
-                    yield from (p.name for p in sub.iterdir() if not p.name.startswith("."))
-
-    def prune(self, keep: set[str]) -> int:
-        """Delete blobs not in `keep`, and temp files a killed save left (we hold the lock)."""
-        removed = 0
-        for digest in list(self.digests()):
-            if digest not in keep:
-                self.path(digest).unlink(missing_ok=True)
-                removed += 1
-        for stale in self.root.glob("*/.*.tmp-*"):
-            stale.unlink(missing_ok=True)
-        return removed
 
 
 # -- pickling moto's backends ------------------------------------------------------------

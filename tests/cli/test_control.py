@@ -283,7 +283,7 @@ def test_require_approval_never_applies_without_asking(project: Path) -> None:
 def test_on_a_terminal_bootstrap_core_asks_before_granting_iam(
     project: Path, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, created: bool
 ) -> None:
-    monkeypatch.setattr("ppdw.cli.control._terminal", lambda: True)
+    monkeypatch.setattr("ppdw.cli.plan_apply.is_terminal", lambda: True)
     got, _, err = invoke(project, "bootstrap-core", stdin=answer)
     assert got == code, err
     assert "Needs approval: role pp-dw-glue-role: grants new IAM permissions" in err

@@ -128,7 +128,7 @@ def test_a_retry_of_a_fetch_that_never_completed_fetches(
         raise PpdwError("connection reset")
 
     with monkeypatch.context() as patch:
-        patch.setattr("ppdw.runtime.fetch._members", cut)
+        patch.setattr("ppdw.runtime.fetch.core._members", cut)
         code, err = invoke(
             cli, finished, "run", "nsde", "--as-of", "2026-11-02T06:00:00Z", "--source", NSDE_3
         )

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ppdw.aws import objects
+from ppdw.aws import objects, streams
 from ppdw.errors import AwsError
 
 BUCKET = "pp-dw-123456789012"
@@ -66,7 +66,7 @@ def test_list_and_delete_in_batches_of_1000(s3: Any) -> None:
 
 
 def test_small_object_is_one_put(s3: Any) -> None:
-    with objects.MultipartWriter(s3, BUCKET, "raw/small.bin") as writer:
+    with streams.MultipartWriter(s3, BUCKET, "raw/small.bin") as writer:
         writer.write(b"hello ")
         writer.write(b"world")
     assert writer.sha256 == hashlib.sha256(b"hello world").hexdigest()
@@ -82,7 +82,7 @@ def test_large_object_is_uploaded_in_parts(s3: Any) -> None:
         lambda params, **_: sizes.append(len(params["Body"])),
     )
     data = bytes(range(256)) * (20 * MIB // 256 + 17)
-    with objects.MultipartWriter(s3, BUCKET, "raw/big.bin", part_size=8 * MIB) as writer:
+    with streams.MultipartWriter(s3, BUCKET, "raw/big.bin", part_size=8 * MIB) as writer:
         for start in range(0, len(data), 3 * MIB + 5):
             writer.write(data[start : start + 3 * MIB + 5])
     assert sizes == [8 * MIB, 8 * MIB, len(data) - 16 * MIB]
@@ -94,7 +94,7 @@ def test_large_object_is_uploaded_in_parts(s3: Any) -> None:
 
 def test_error_inside_writer_leaves_no_object_and_no_upload(s3: Any) -> None:
     def interrupted_upload() -> None:
-        with objects.MultipartWriter(s3, BUCKET, "raw/p.bin") as writer:
+        with streams.MultipartWriter(s3, BUCKET, "raw/p.bin") as writer:
             writer.write(b"x" * (9 * MIB))
             raise RuntimeError("connection reset")
 
@@ -115,7 +115,7 @@ def test_range_reader_serves_zipfile(s3: Any) -> None:
         "before-parameter-build.s3.GetObject",
         lambda params, **_: gets.append(params.get("Range", "")),
     )
-    reader = objects.RangeReader(s3, BUCKET, "raw/z.zip", block_size=1024)
+    reader = streams.RangeReader(s3, BUCKET, "raw/z.zip", block_size=1024)
     with zipfile.ZipFile(reader) as archive:
         assert archive.namelist() == ["a.txt", "b/c.txt"]
         assert archive.read("b/c.txt") == b"charlie"

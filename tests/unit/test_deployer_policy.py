@@ -16,7 +16,7 @@ from ppdw.deploy import deployer
 from ppdw.deploy.bundle import read_dataset_artifacts
 from ppdw.deploy.core_specs import core_specs
 from ppdw.deploy.desired import dataset_specs
-from ppdw.deploy.policies import compact_size
+from ppdw.deploy.policy_checks import compact_size
 from ppdw.deploy.resources import ORDER, ResourceSpec, StackContext
 from ppdw.errors import ConfigError
 from ppdw.naming import Arns

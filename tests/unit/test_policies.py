@@ -8,11 +8,11 @@ import pytest
 
 from ppdw.config.loader import load_project
 from ppdw.config.models import SourceAuth
-from ppdw.deploy.policies import (
+from ppdw.deploy.policies import role_documents
+from ppdw.deploy.policy_checks import (
     JUSTIFIED_WILDCARD_SIDS,
     RoleDocuments,
     check_role,
-    role_documents,
     statement_problems,
     trust_problems,
 )

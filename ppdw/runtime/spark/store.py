@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ppdw.aws import objects
+from ppdw.aws import objects, streams
 from ppdw.runtime import storage
 
 
@@ -136,7 +136,7 @@ class S3Store:
     def read_range(self, key: str, start: int, end: int) -> bytes:
         if end <= start:
             return b""
-        reader = objects.RangeReader(self.client(), self.bucket, key)
+        reader = streams.RangeReader(self.client(), self.bucket, key)
         reader.seek(start)
         return bytes(reader.read(end - start))
 

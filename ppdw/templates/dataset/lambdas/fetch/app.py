@@ -8,4 +8,4 @@ from ppdw.runtime.fetch import lambda_handler
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return lambda_handler(event, context)
+    return lambda_handler(event, context, app_file=__file__)
