@@ -42,51 +42,8 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
     encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
     public_access_block = dict.fromkeys(flags, True)
-    arn = Arns(region, account_id).bucket(name)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                # IAM action names are case-insensitive on AWS ("The prefix and the action
-                # name are case insensitive", IAM JSON policy reference), so "S3:*" is
-                # "s3:*". The capital keeps moto usable: moto 5.2.5 ignores the Condition
-                # of a bucket-policy Deny and would refuse every object call.
-                "Action": "S3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-    lifecycle: list[dict[str, Any]] = [
-        {
-            "ID": "abort-incomplete-multipart-uploads",
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "AbortIncompleteMultipartUpload": {
-                "DaysAfterInitiation": warehouse.lifecycle.abort_incomplete_multipart_days
-            },
-        }
-    ]
-    lifecycle.append(
-        {
-            "ID": "expire-athena-results",
-            "Status": "Enabled",
-            "Filter": {"Prefix": warehouse.names.athena_results_prefix},
-            "Expiration": {"Days": ATHENA_RESULTS_DAYS},
-        }
-    )
-    if warehouse.lifecycle.raw_expiration_days is not None:
-        lifecycle.append(
-            {
-                "ID": "expire-raw",
-                "Status": "Enabled",
-                "Filter": {"Prefix": "raw/"},
-                "Expiration": {"Days": warehouse.lifecycle.raw_expiration_days},
-            }
-        )
+    policy = _bucket_policy(Arns(region, account_id).bucket(name))
+    lifecycle = _lifecycle_rules(warehouse)
     # Versioning stays off on purpose: raw runs are immutable (one folder per run_id),
     # silver keeps its own SCD2 history, and versions of every rewritten partition would
     # only grow the bill. `destroy --core --delete-data` removes any versions anyway.
@@ -104,6 +61,57 @@ def bucket_spec(warehouse: Warehouse, account_id: str, region: str) -> ResourceS
             "versioning": "Suspended",
         },
     )
+
+
+def _bucket_policy(arn: str) -> dict[str, Any]:
+    """TLS only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                # IAM action names are case-insensitive on AWS ("The prefix and the action
+                # name are case insensitive", IAM JSON policy reference), so "S3:*" is
+                # "s3:*". The capital keeps moto usable: moto 5.2.5 ignores the Condition
+                # of a bucket-policy Deny and would refuse every object call.
+                "Action": "S3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def _lifecycle_rules(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Abort stale multipart uploads, expire Athena results, and raw runs if configured."""
+    lifecycle: list[dict[str, Any]] = [
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {
+                "DaysAfterInitiation": warehouse.lifecycle.abort_incomplete_multipart_days
+            },
+        },
+        {
+            "ID": "expire-athena-results",
+            "Status": "Enabled",
+            "Filter": {"Prefix": warehouse.names.athena_results_prefix},
+            "Expiration": {"Days": ATHENA_RESULTS_DAYS},
+        },
+    ]
+    if warehouse.lifecycle.raw_expiration_days is not None:
+        lifecycle.append(
+            {
+                "ID": "expire-raw",
+                "Status": "Enabled",
+                "Filter": {"Prefix": "raw/"},
+                "Expiration": {"Days": warehouse.lifecycle.raw_expiration_days},
+            }
+        )
+    return lifecycle
 
 
 def workgroup_spec(warehouse: Warehouse, account_id: str) -> ResourceSpec:

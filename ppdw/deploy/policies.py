@@ -83,6 +83,27 @@ class Scope:
         return [self.arns.log_group(pattern), self.arns.log_streams(pattern)]
 
 
+#: What the bronze and silver jobs do in the catalog: tables and their partitions.
+JOB_CATALOG_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetDatabases",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:DeleteTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:CreatePartition",
+    "glue:BatchCreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:DeletePartition",
+    "glue:BatchDeletePartition",
+)
+
+
 def glue_policy(scope: Scope) -> Document:
     return {
         "Version": VERSION,
@@ -108,24 +129,7 @@ def glue_policy(scope: Scope) -> Document:
             {
                 "Sid": "Catalog",
                 "Effect": "Allow",
-                "Action": [
-                    "glue:GetDatabase",
-                    "glue:GetDatabases",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:DeleteTable",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:BatchGetPartition",
-                    "glue:CreatePartition",
-                    "glue:BatchCreatePartition",
-                    "glue:UpdatePartition",
-                    "glue:BatchUpdatePartition",
-                    "glue:DeletePartition",
-                    "glue:BatchDeletePartition",
-                ],
+                "Action": list(JOB_CATALOG_ACTIONS),
                 "Resource": scope.catalog,
             },
             {

@@ -84,10 +84,7 @@ def fetch(
     last = manifest.read_last_success(s3, bucket, names)
     check_run_order(last, names.dataset, run_id, run_time)
     origin = source or config.source_url
-    secret = read_secret(config, secrets, ssm)
-    request_url = origin
-    if secret is not None:
-        request_url = with_query_parameter(origin, config.auth_query_parameter, secret)
+    secret, request_url = _authorized(config, origin, read_secret(config, secrets, ssm))
     shown = download.describe(origin)
     if held is not None:
         _check_held(s3, config, held, run_time, request_url, secret, opener, sleep, progress)
@@ -120,6 +117,13 @@ def fetch(
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
     return FetchResult("fetched", run_id, document["run_time"], document, [m.key for m in members])
+
+
+def _authorized(config: FetchConfig, origin: str, secret: str | None) -> tuple[str | None, str]:
+    """The secret and the URL to request (the secret in its query parameter, if any)."""
+    if secret is None:
+        return None, origin
+    return secret, with_query_parameter(origin, config.auth_query_parameter, secret)
 
 
 def guard_raw(s3: Any, config: FetchConfig, run_id: str) -> dict[str, Any] | None:
