@@ -136,7 +136,7 @@ def _arrow_silver(
     run_id: str,
     day: str,
 ) -> tuple[dict[str, int], list[str]]:
-    """The Arrow engine's silver step, call for call as `layers._merge_and_commit`."""
+    """The Arrow engine's silver step, call for call as `layers.arrow_merge_and_commit`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

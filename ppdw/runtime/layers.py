@@ -18,7 +18,7 @@ fenced by the dataset's lease: a run that lost it commits nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,11 +27,13 @@ from ppdw.aws import objects
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.naming import partition_datetime
 from ppdw.runtime import catalog, manifest, storage
+from ppdw.runtime.bronze import to_bronze
 from ppdw.runtime.catalog import Partition, TableSpec
+from ppdw.runtime.context import JobContext, as_dict
+from ppdw.runtime.hash_upgrade import may_hold_old_hashes
+from ppdw.runtime.readers import SourceFormat, read_text_table
 from ppdw.runtime.schema import EFFECTIVE_YEAR_MONTH, IS_CURRENT
-
-if TYPE_CHECKING:
-    from ppdw.runtime.jobs import JobContext
+from ppdw.runtime.silver import apply_to_partition, merge, partitions_to_rewrite, prepare_snapshot
 
 BRONZE_KEY = "partition_datetime"
 SILVER_KEY = EFFECTIVE_YEAR_MONTH
@@ -67,10 +69,6 @@ def _member_key(ctx: JobContext, member: dict[str, Any]) -> str:
 
 
 def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
-    from ppdw.runtime.bronze import to_bronze
-    from ppdw.runtime.jobs import as_dict
-    from ppdw.runtime.readers import SourceFormat, read_text_table
-
     fmt = SourceFormat.from_source(ctx.dataset.source)
     tables: list[pa.Table] = []
     member_stats: list[dict[str, Any]] = []
@@ -122,10 +120,7 @@ def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
-    if ctx.engine == "spark":
-        from ppdw.runtime.spark.job import write_bronze as on_spark
-
-        return on_spark(ctx)
+    """The Arrow engine's bronze step (the Spark engine's is `spark.job.write_bronze`)."""
     table, detail = build_bronze(ctx)
     partition = partition_datetime(ctx.args.run_time)
     prefix = ctx.names.bronze_partition_prefix(partition)
@@ -246,7 +241,19 @@ def _recorded_silver(record: dict[str, Any] | None) -> dict[str, Any]:
     return dict((((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {})
 
 
-def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[str, Any]:
+#: Test hooks called at named points of the silver step (e.g. "before_register").
+Hooks = dict[str, Callable[[], None]]
+#: The engine's part of a silver step: (ctx, registered partitions, hooks) -> stats.
+MergeAndCommit = Callable[[JobContext, dict[str, str], Hooks], dict[str, Any]]
+
+
+def write_silver(
+    ctx: JobContext,
+    hooks: dict[str, Callable[[], None]],
+    merge_and_commit: MergeAndCommit | None = None,
+) -> dict[str, Any]:
+    """The silver step: resume, no-op or order check, then the engine's merge and commit
+    (`merge_and_commit`, the Arrow engine's when None)."""
     record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id)
     last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
     if manifest.step_status(record, "silver") == manifest.COMMITTING:
@@ -258,19 +265,12 @@ def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[
         # by an earlier ppdw): applied all the same.
         return {**_recorded_silver(record), "noop": True}
     _check_order(ctx, last)
-    return _merge_and_commit(ctx, silver_locations(ctx), hooks)
+    return (merge_and_commit or arrow_merge_and_commit)(ctx, silver_locations(ctx), hooks)
 
 
-def _merge_and_commit(
+def arrow_merge_and_commit(
     ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
 ) -> dict[str, Any]:
-    if ctx.engine == "spark":
-        from ppdw.runtime.spark.job import merge_and_commit
-
-        return merge_and_commit(ctx, locations, hooks)
-    from ppdw.runtime.jobs import as_dict
-    from ppdw.runtime.silver import merge, partitions_to_rewrite, prepare_snapshot
-
     bronze = read_bronze_partition(ctx)
     snapshot, rejected, prep_stats = prepare_snapshot(bronze, ctx.dataset)
     stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **as_dict(prep_stats)}
@@ -324,8 +324,6 @@ def _merge_and_commit(
 def hashes_may_be_old(ctx: JobContext) -> bool:
     """False once a run recording the current record_hash form was applied (`hash_upgrade`):
     then no current version can hold an old-form hash and the merge need not look."""
-    from ppdw.runtime.hash_upgrade import may_hold_old_hashes
-
     last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
     if last is None:
         return may_hold_old_hashes(None)
@@ -351,8 +349,6 @@ def _write_version(
     ctx: JobContext, ym: str, previous: str | None, result: Any
 ) -> tuple[pa.Schema, storage.Written]:
     """Partition `ym` with this run applied, written to its new version folder."""
-    from ppdw.runtime.silver import apply_to_partition
-
     existing = read_partition(ctx, ym, previous) if previous else None
     table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
     del existing

@@ -10,20 +10,18 @@ and the run record are `layers.py`'s own functions, called from here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ppdw.aws import objects
 from ppdw.errors import PpdwError
 from ppdw.naming import partition_datetime
 from ppdw.runtime import catalog, layers, manifest, storage
 from ppdw.runtime.catalog import Partition, TableSpec
+from ppdw.runtime.context import JobContext
 from ppdw.runtime.readers import SourceFormat
 from ppdw.runtime.spark import bronze, silver
 from ppdw.runtime.spark.emulator import task_store
 from ppdw.runtime.spark.session import get_session
-
-if TYPE_CHECKING:
-    from ppdw.runtime.jobs import JobContext
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
