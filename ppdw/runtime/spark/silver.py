@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
-from ppdw.runtime import silver as rules
 from ppdw.runtime.hash_upgrade import FORM_KEY as _FORM
 from ppdw.runtime.schema import (
     EFFECTIVE_YEAR_MONTH,
@@ -39,6 +38,16 @@ from ppdw.runtime.schema import (
     conform,
     silver_schema,
 )
+from ppdw.runtime.silver.changes import guard_deletes, merge
+from ppdw.runtime.silver.result import MergeResult, MergeStats, rehashed_versions
+from ppdw.runtime.silver.snapshot import (
+    bad_key_mask,
+    check_reject_ratio,
+    duplicate_key_error,
+    key_conflicts,
+    prepare_snapshot,
+)
+from ppdw.runtime.silver.versions import apply_to_partition, partitions_to_rewrite
 from ppdw.runtime.spark import frames
 from ppdw.runtime.spark.store import Store, parquet_keys, write_table
 from ppdw.runtime.storage import PART_FILE
@@ -230,12 +239,12 @@ def _first_pass(
             for row in batch.to_pylist():
                 yield from _read_input(store, row, keys, inputs, read_schema)
 
-    def merge(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def merge_keys(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield from _merge_task(list(batches), request, inputs, result, out_schema)
 
     frame = _descriptors(spark, rows).mapInArrow(read, frames.struct(read_schema))
     shuffled = frame.repartition(width, *[f.name for f in _key_fields(keys)])
-    return shuffled.mapInArrow(merge, frames.struct(out_schema))
+    return shuffled.mapInArrow(merge_keys, frames.struct(out_schema))
 
 
 def _read_input(
@@ -287,7 +296,7 @@ def _merge_task(
         current = frames.from_wire(current_rows, "c", inputs.current_schema)
     del table, roles
     dataset = _relaxed(request.dataset)
-    bad = rules._bad_key_mask(snapshot, keys)
+    bad = bad_key_mask(snapshot, keys)
     report: dict[str, Any] = {
         "live": current.num_rows,
         "conflicts": [],
@@ -296,12 +305,12 @@ def _merge_task(
     }
     out: list[pa.Table] = []
     try:
-        prepared, rejected, prep_stats = rules.prepare_snapshot(snapshot, dataset)
+        prepared, rejected, prep_stats = prepare_snapshot(snapshot, dataset)
     except DataQualityError as error:
         if error.rule != "duplicate_key":
             raise
         clean = snapshot.filter(pc.invert(bad))
-        report["conflicts"] = rules.key_conflicts(clean, keys).to_pylist()
+        report["conflicts"] = key_conflicts(clean, keys).to_pylist()
         yield _report_batch(report, keys, out_schema)
         return
     report["stats"] = asdict(prep_stats)
@@ -310,7 +319,7 @@ def _merge_task(
         out.append(_rows(REJECT, rejected, reject_order, "s", inputs.bronze_schema, keys))
     if result is not None:
         try:
-            merged = rules.merge(
+            merged = merge(
                 current,
                 prepared,
                 dataset,
@@ -324,7 +333,7 @@ def _merge_task(
             report["error"] = {"rule": error.rule, "message": str(error), "hint": error.hint}
         else:
             report["stats"] = asdict(merged.stats)
-            rehashed = rules.rehashed_versions(merged)
+            rehashed = rehashed_versions(merged)
             # the months of closed and rehashed versions are rewritten (rule 4, hash_upgrade)
             months = pc.unique(
                 pa.concat_arrays(
@@ -418,7 +427,7 @@ def _check_snapshot(report: _Report, inputs: _Inputs, request: Request) -> dict[
     the run's statistics."""
     dataset = request.dataset
     base = report.stats
-    rules.check_reject_ratio(base.get("rejected", 0), base.get("rows_read", 0), dataset)
+    check_reject_ratio(base.get("rejected", 0), base.get("rows_read", 0), dataset)
     if report.conflicts:
         keys = list(dataset.business_key)
         table = (
@@ -426,13 +435,13 @@ def _check_snapshot(report: _Report, inputs: _Inputs, request: Request) -> dict[
             .select(keys)
             .sort_by([(k, "ascending") for k in keys])
         )
-        raise rules.duplicate_key_error(table)
+        raise duplicate_key_error(table)
     stats: dict[str, Any] = {"bronze_rows": inputs.bronze_rows}
     for name in ("rows_read", "rejected", "duplicates", "inserts", "updates", "deletes"):
         stats[name] = base.get(name, 0)
     stats["unchanged"] = base.get("unchanged", 0)
     stats["rehashed"] = base.get("rehashed", 0)
-    stats[_FORM] = rules.MergeStats().record_hash_form
+    stats[_FORM] = MergeStats().record_hash_form
     stats["changes"] = {
         "INSERT": stats["inserts"],
         "UPDATE": stats["updates"],
@@ -454,7 +463,7 @@ def _check_merge(report: _Report, request: Request, align_error: DataQualityErro
     if align_error is not None:
         raise align_error
     deletes = report.stats.get("deletes", 0)
-    rules._guard_deletes(deletes, report.live, request.dataset, request.force)
+    guard_deletes(deletes, report.live, request.dataset, request.force)
 
 
 def _targets(report: _Report, request: Request) -> list[str]:
@@ -464,8 +473,8 @@ def _targets(report: _Report, request: Request) -> list[str]:
     closed = pa.table({EFFECTIVE_YEAR_MONTH: pa.array(report.months, pa.string())})
     created = sum(report.stats.get(name, 0) for name in ("inserts", "updates", "deletes"))
     new = pa.table({"rows": pa.array([1] if created else [], pa.int8())})
-    summary = rules.MergeResult(new_versions=new, closed=closed, stats=rules.MergeStats())
-    return sorted(rules.partitions_to_rewrite(summary, request.run_time))
+    summary = MergeResult(new_versions=new, closed=closed, stats=MergeStats())
+    return sorted(partitions_to_rewrite(summary, request.run_time))
 
 
 def _write_rejects(
@@ -612,7 +621,7 @@ def _rewrite_task(
     new = frames.from_wire(table.filter(pc.equal(roles, NEW)), "n", job.result)
     closed = frames.from_wire(table.filter(pc.equal(roles, CLOSED)), "n", job.result)
     rehashed = frames.from_wire(table.filter(pc.equal(roles, REHASHED)), "n", job.result)
-    merged = rules.MergeResult(new, closed, rules.MergeStats(), job.keys, job.tracked, rehashed)
+    merged = MergeResult(new, closed, MergeStats(), job.keys, job.tracked, rehashed)
     old = table.filter(pc.equal(roles, EXISTING))
     del table, roles
     for ym in job.targets:
@@ -626,7 +635,7 @@ def _rewrite_task(
         existing: pa.Table = pa.table({})
         if ym in job.previous:
             existing = conform(frames.from_wire(mine, "e", job.existing), job.previous[ym])
-        content = rules.apply_to_partition(existing, merged, ym)
+        content = apply_to_partition(existing, merged, ym)
         if EFFECTIVE_YEAR_MONTH in content.column_names:
             content = content.drop_columns([EFFECTIVE_YEAR_MONTH])
         key = f"{job.folders[ym]}part-{task:05d}.parquet"
