@@ -33,7 +33,7 @@ from ppdw.runtime.context import JobContext, as_dict
 from ppdw.runtime.hash_upgrade import may_hold_old_hashes
 from ppdw.runtime.readers import SourceFormat, read_text_table
 from ppdw.runtime.schema import EFFECTIVE_YEAR_MONTH, IS_CURRENT
-from ppdw.runtime.silver import apply_to_partition, merge, partitions_to_rewrite, prepare_snapshot
+from ppdw.runtime.silver import apply_run
 
 BRONZE_KEY = "partition_datetime"
 SILVER_KEY = EFFECTIVE_YEAR_MONTH
@@ -249,7 +249,7 @@ MergeAndCommit = Callable[[JobContext, dict[str, str], Hooks], dict[str, Any]]
 
 def write_silver(
     ctx: JobContext,
-    hooks: dict[str, Callable[[], None]],
+    hooks: Hooks,
     merge_and_commit: MergeAndCommit | None = None,
 ) -> dict[str, Any]:
     """The silver step: resume, no-op or order check, then the engine's merge and commit
@@ -269,40 +269,34 @@ def write_silver(
 
 
 def arrow_merge_and_commit(
-    ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
+    ctx: JobContext, locations: dict[str, str], hooks: Hooks
 ) -> dict[str, Any]:
-    bronze = read_bronze_partition(ctx)
-    snapshot, rejected, prep_stats = prepare_snapshot(bronze, ctx.dataset)
-    stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **as_dict(prep_stats)}
-    del bronze  # peak memory: each input is released once the next form of it exists
-    files, size = 0, 0
-    if rejected is not None and rejected.num_rows:
-        written = storage.replace_folder(
-            ctx.s3, ctx.bucket, ctx.names.rejects_prefix(ctx.args.run_id), rejected
-        )
-        files, size = files + 1, size + written.bytes
-    current = read_current(ctx, locations)
-    result = merge(
-        current if current is not None else pa.table({}),
-        snapshot,
+    """The Arrow engine's silver: `apply_run` in this process, its output written here."""
+    written: list[storage.Written] = []
+
+    def write_rejects(rejected: pa.Table) -> None:
+        prefix = ctx.names.rejects_prefix(ctx.args.run_id)
+        written.append(storage.replace_folder(ctx.s3, ctx.bucket, prefix, rejected))
+
+    run = apply_run(
+        lambda: read_current(ctx, locations),
+        read_bronze_partition(ctx),  # not held here: released once the snapshot exists
         ctx.dataset,
+        ctx.args.run_time,
         run_id=ctx.args.run_id,
-        run_time=ctx.args.run_time,
         force=ctx.args.force,
-        base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
         upgrade_hashes=hashes_may_be_old(ctx),
+        rejected=write_rejects,
     )
-    del current, snapshot  # the result holds copies of the rows it writes
-    stats.update(as_dict(result.stats))
+    stats, targets = run.stats, run.targets
     stats["changes"] = change_counts(stats)
-    targets = sorted(partitions_to_rewrite(result, ctx.args.run_time))
-    if not _changes_anything(result):
-        targets = []  # a no-change run writes no data file at all
     schemas: list[pa.Schema] = []
-    for ym in targets:
-        schema, written = _write_version(ctx, ym, locations.get(ym), result)
+    for ym, table in run.partitions(lambda ym: _previous(ctx, ym, locations.get(ym))):
+        schema, done = _write_version(ctx, ym, table)
+        del table  # one partition at a time
         schemas.append(schema)
-        files, size = files + 1, size + written.bytes
+        written.append(done)
+    files, size = len(written), sum(w.bytes for w in written)
     stats.update(partitions=targets, files_written=files, bytes_written=size)
     ctx.check_lease()
     manifest.update_step(
@@ -341,17 +335,13 @@ def change_counts(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def _changes_anything(result: Any) -> bool:
-    return bool(result.writes_anything)
+def _previous(ctx: JobContext, ym: str, prefix: str | None) -> pa.Table | None:
+    """The content partition `ym` holds now (None when it is not registered)."""
+    return read_partition(ctx, ym, prefix) if prefix else None
 
 
-def _write_version(
-    ctx: JobContext, ym: str, previous: str | None, result: Any
-) -> tuple[pa.Schema, storage.Written]:
+def _write_version(ctx: JobContext, ym: str, table: pa.Table) -> tuple[pa.Schema, storage.Written]:
     """Partition `ym` with this run applied, written to its new version folder."""
-    existing = read_partition(ctx, ym, previous) if previous else None
-    table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
-    del existing
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
     written = storage.replace_folder(ctx.s3, ctx.bucket, version_folder(ctx, ym), table)
