@@ -12,7 +12,8 @@ Which attempt does what is read from the run's own record, never from folder nam
 silver step `committing` was killed while switching partitions, and its retry finishes
 that commit (if no later run was applied since). Each write that commits a run (bronze's
 partition, the `committing` record, silver's partitions, the last-success pointer) is
-fenced by the dataset's lease: a run that lost it commits nothing.
+fenced by the dataset's lease: a run that lost it commits nothing. The commit itself (and
+its resumption) is `commit.py`'s, shared with the Spark engine.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 from ppdw.aws import objects
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.naming import partition_datetime
-from ppdw.runtime import catalog, manifest, storage
+from ppdw.runtime import catalog, commit, manifest, storage
 from ppdw.runtime.bronze import to_bronze
 from ppdw.runtime.catalog import Partition, TableSpec
 from ppdw.runtime.context import JobContext, as_dict
@@ -37,10 +38,6 @@ from ppdw.runtime.silver import apply_run
 
 BRONZE_KEY = "partition_datetime"
 SILVER_KEY = EFFECTIVE_YEAR_MONTH
-
-
-def version_folder(ctx: JobContext, ym: str) -> str:
-    return ctx.names.silver_version_prefix(ym, ctx.args.run_id)
 
 
 # ------------------------------------------------------------------------------- bronze
@@ -132,7 +129,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         schema=table.schema,
         partition_key=BRONZE_KEY,
     )
-    how = _ensure_table(ctx, spec, "bronze")
+    how = commit.ensure_table(ctx, spec, "bronze")
     ctx.check_lease()
     catalog.register_partitions(
         ctx.glue,
@@ -151,19 +148,6 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "table": how,
         **detail,
     }
-
-
-def _ensure_table(ctx: JobContext, spec: TableSpec, layer: str) -> str:
-    return catalog.ensure_table(
-        ctx.glue,
-        spec,
-        table_creation=ctx.args.table_creation,
-        crawler=ctx.names.crawler("bronze" if layer == "bronze" else "silver"),
-        crawler_wait_seconds=ctx.args.crawler_wait_seconds,
-        stray_names=[f"{layer}_{ctx.dataset.name}"],
-        sleep=ctx.sleep,
-        clock=ctx.clock,
-    )
 
 
 # ------------------------------------------------------------------------------- silver
@@ -259,7 +243,7 @@ def write_silver(
     if manifest.step_status(record, "silver") == manifest.COMMITTING:
         # An attempt of this run was killed while switching partitions: finish what it
         # started instead of merging the run twice.
-        return _resume_commit(ctx, _recorded_silver(record), last)
+        return commit.resume_commit(ctx, _recorded_silver(record), last)
     if last is not None and last.get("run_id") == ctx.args.run_id:
         # The pointer names this run but its record does not say so (a record written
         # by an earlier ppdw): applied all the same.
@@ -310,8 +294,8 @@ def arrow_merge_and_commit(
     if "before_register" in hooks:
         hooks["before_register"]()
     if targets:
-        _commit(ctx, targets, pa.unify_schemas(schemas))
-    _finish(ctx)
+        commit.switch_partitions(ctx, targets, pa.unify_schemas(schemas))
+    commit.finish(ctx)
     return stats
 
 
@@ -344,91 +328,5 @@ def _write_version(ctx: JobContext, ym: str, table: pa.Table) -> tuple[pa.Schema
     """Partition `ym` with this run applied, written to its new version folder."""
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
-    written = storage.replace_folder(ctx.s3, ctx.bucket, version_folder(ctx, ym), table)
+    written = storage.replace_folder(ctx.s3, ctx.bucket, commit.version_folder(ctx, ym), table)
     return table.schema, written
-
-
-def _silver_spec(ctx: JobContext, schema: pa.Schema) -> TableSpec:
-    return TableSpec(
-        database=ctx.args.silver_database,
-        name=ctx.names.table,
-        location=storage.s3_uri(ctx.bucket, ctx.names.layer_prefix("silver")),
-        schema=schema,
-        partition_key=SILVER_KEY,
-    )
-
-
-def _commit(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
-    """Point the Glue partitions at the new folders, then remove the old ones."""
-    spec = _silver_spec(ctx, schema)
-    _ensure_table(ctx, spec, "silver")
-    partitions = [
-        Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym))) for ym in targets
-    ]
-    ctx.check_lease()
-    catalog.register_partitions(ctx.glue, spec.database, spec.name, partitions)
-    for ym in targets:
-        keep = version_folder(ctx, ym)
-        stale = [
-            key
-            for key in storage.list_keys(ctx.s3, ctx.bucket, ctx.names.silver_partition_prefix(ym))
-            if not key.startswith(keep)
-        ]
-        storage.delete_keys(ctx.s3, ctx.bucket, stale)
-
-
-def _finish(ctx: JobContext) -> None:
-    raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
-    ctx.check_lease()
-    manifest.write_last_success(
-        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, ctx.args.run_time, raw.get("sha256")
-    )
-
-
-def _resume_commit(
-    ctx: JobContext, stats: dict[str, Any], last: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Finish the commit a killed attempt of this run started, from its recorded stats."""
-    run_id, dataset = ctx.args.run_id, ctx.dataset.name
-    if last is not None and manifest.out_of_order(last, run_id, ctx.args.run_time):
-        _abandon_commit(ctx)
-        raise DataQualityError(
-            "out_of_order",
-            f"run {run_id} was interrupted while committing silver, and run "
-            f"{last.get('run_id')} (not earlier) was applied since: its commit cannot "
-            "be finished",
-            f"leave run {run_id} as it is; silver holds the runs up to {last.get('run_id')}",
-        )
-    targets = [str(ym) for ym in stats.get("partitions", [])]
-    missing = [
-        ym
-        for ym in targets
-        if not objects.exists(ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}")
-    ]
-    if missing:
-        _abandon_commit(ctx)
-        raise PpdwError(
-            f"run {run_id} of {dataset} was interrupted while committing silver, and its "
-            f"files for {', '.join(missing)} are gone: its commit cannot be finished",
-            f"inspect s3://{ctx.bucket}/{ctx.names.layer_prefix('silver')} and the Glue "
-            "partitions before running again",
-        )
-    if targets:
-        schemas = [
-            storage.open_parquet(
-                ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}"
-            ).schema_arrow
-            for ym in targets
-        ]
-        _commit(ctx, targets, pa.unify_schemas(schemas))
-    _finish(ctx)
-    return {**stats, "resumed": True}
-
-
-def _abandon_commit(ctx: JobContext) -> None:
-    """A commit that can never be finished is no longer pending: the run is failed, and
-    the lease is not kept for a retry that could not help."""
-    ctx.check_lease()
-    manifest.update_step(
-        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "silver", {"status": "failed"}
-    )
