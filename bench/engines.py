@@ -136,16 +136,11 @@ def _arrow_silver(
     run_id: str,
     day: str,
 ) -> tuple[dict[str, int], list[str]]:
-    """The Arrow engine's silver step, call for call as `layers._merge_and_commit`."""
+    """The Arrow engine's silver step: `apply_run`, as `layers.arrow_merge_and_commit`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ppdw.runtime.silver import (
-        apply_to_partition,
-        merge,
-        partitions_to_rewrite,
-        prepare_snapshot,
-    )
+    from ppdw.runtime.silver import apply_run
     from ppdw.runtime.spark.store import parquet_keys, read_table, write_table
 
     def with_month(table: pa.Table, ym: str) -> pa.Table:
@@ -153,30 +148,31 @@ def _arrow_silver(
             table = table.drop_columns(["effective_year_month"])
         return table.append_column("effective_year_month", pa.array([ym] * table.num_rows))
 
-    bronze = pa.concat_tables([read_table(store, k) for k in bronze_keys])
-    snapshot, _rejected, prep = prepare_snapshot(bronze, dataset)
-    del bronze
-    parts = []
-    for ym, folder in sorted(catalog.items()):
-        for key in parquet_keys(store, folder):
-            parquet = store.open_parquet(key)
-            if pc.any(parquet.read(columns=["is_current"]).column("is_current")).as_py():
-                parts.append(with_month(parquet.read(), ym))
-    current = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
-    result = merge(current, snapshot, dataset, run_id=run_id, run_time=TIMES[day], base_stats=prep)
-    del current, snapshot, parts
-    targets = sorted(partitions_to_rewrite(result, TIMES[day]))
-    for ym in targets:
-        existing = None
-        if ym in catalog:
-            keys = parquet_keys(store, catalog[ym])
-            existing = with_month(pa.concat_tables([read_table(store, k) for k in keys]), ym)
-        table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
-        del existing
+    def current() -> pa.Table:
+        parts = []
+        for ym, folder in sorted(catalog.items()):
+            for key in parquet_keys(store, folder):
+                parquet = store.open_parquet(key)
+                if pc.any(parquet.read(columns=["is_current"]).column("is_current")).as_py():
+                    parts.append(with_month(parquet.read(), ym))
+        return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+
+    def previous(ym: str) -> pa.Table | None:
+        if ym not in catalog:
+            return None
+        keys = parquet_keys(store, catalog[ym])
+        return with_month(pa.concat_tables([read_table(store, k) for k in keys]), ym)
+
+    def bronze() -> pa.Table:  # not held here: apply_run releases it once it has the snapshot
+        return pa.concat_tables([read_table(store, k) for k in bronze_keys])
+
+    run = apply_run(current, bronze(), dataset, TIMES[day], run_id=run_id)
+    for ym, table in run.partitions(previous):
         table = table.drop_columns(["effective_year_month"])
         write_table(store, f"{folders[ym]}part-00000.parquet", table)
-    s = result.stats
-    return {"INSERT": s.inserts, "UPDATE": s.updates, "DELETE": s.deletes}, targets
+        del table
+    s = run.result.stats
+    return {"INSERT": s.inserts, "UPDATE": s.updates, "DELETE": s.deletes}, run.targets
 
 
 _SESSION: list[Any] = []

@@ -15,55 +15,33 @@ nothing, not even its record (data.md, silver rule 6).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
+
+from pydantic import ValidationError
 
 from ppdw.aws import objects
 from ppdw.aws.session import AwsSession, make_session
+from ppdw.config.loader import format_validation_error
 from ppdw.config.models import Dataset
 from ppdw.contracts.job_args import JobArgs
 from ppdw.errors import ConfigError, DataQualityError, LeaseLostError, PpdwError
-from ppdw.naming import CoreNames, DatasetNames
+from ppdw.naming import CoreNames
 from ppdw.runtime import holders, manifest
 from ppdw.runtime.catalog import Sleep
+from ppdw.runtime.context import JobContext
+from ppdw.runtime.layers import write_bronze, write_silver
 from ppdw.runtime.lease import EXECUTION_LEASE_SECONDS, Lease, acquire, release_after
+from ppdw.runtime.spark import job as spark_job
+from ppdw.runtime.spark.choice import choose, raw_bytes
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class JobContext:
-    """Everything a layer step uses: arguments, dataset config, names and clients."""
-
-    args: JobArgs
-    dataset: Dataset
-    names: DatasetNames
-    s3: Any
-    glue: Any
-    sleep: Sleep
-    clock: Callable[[], float]
-    aws: AwsSession  # the session the clients came from (the lease's, Spark's tasks)
-    engine: str = "arrow"  # the engine this step runs (`auto` resolved)
-    lease: Lease | None = None
-
-    @property
-    def bucket(self) -> str:
-        return self.args.bucket
-
-    def check_lease(self) -> None:
-        """The fence before a write that commits the run (`Lease.check`)."""
-        if self.lease is not None:
-            self.lease.check()
-
-
 def load_dataset_config(s3: Any, bucket: str, key: str, expected: str) -> Dataset:
-    from pydantic import ValidationError
-
     document = objects.get_json(s3, bucket, key)
     if document is None:
         raise ConfigError(
@@ -73,8 +51,6 @@ def load_dataset_config(s3: Any, bucket: str, key: str, expected: str) -> Datase
     try:
         dataset = Dataset.model_validate(document)
     except ValidationError as exc:
-        from ppdw.config.loader import format_validation_error
-
         raise ConfigError(format_validation_error(f"s3://{bucket}/{key}", exc)) from exc
     if dataset.name != expected:
         raise ConfigError(f"s3://{bucket}/{key}: name {dataset.name!r} is not {expected!r}")
@@ -107,8 +83,6 @@ def build_context(
 
 def _engine(ctx: JobContext) -> str:
     """`--engine`, with `auto` decided by the raw snapshot's size (both layers agree)."""
-    from ppdw.runtime.spark.choice import choose, raw_bytes
-
     requested = ctx.args.engine
     size = 0
     if requested == "auto":
@@ -194,19 +168,6 @@ def _now_text() -> str:
     return manifest.format_time(manifest.utc_now())
 
 
-def as_dict(value: Any) -> dict[str, Any]:
-    """Stats objects of the transforms (dataclass, pydantic or dict) as plain JSON data."""
-    import dataclasses
-
-    if value is None:
-        return {}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    elif hasattr(value, "model_dump"):
-        value = value.model_dump()
-    return cast(dict[str, Any], json.loads(json.dumps(value, default=str)))
-
-
 def run_bronze_job(
     argv: Sequence[str],
     *,
@@ -217,8 +178,6 @@ def run_bronze_job(
     """Raw members of the run -> one bronze partition + its Glue partition. Returns stats.
 
     `lease`: the local runner's; without it the job takes its execution's."""
-    from ppdw.runtime.layers import write_bronze
-
     # The session comes from the job's arguments (`--aws_region`) unless one is given.
     ctx = build_context(argv, aws=aws, sleep=sleep)
     ctx.lease = lease
@@ -227,7 +186,8 @@ def run_bronze_job(
         if applied is not None:
             return applied
         with recorded_step(ctx, "bronze") as stats:
-            stats.update(write_bronze(ctx))
+            on_spark = ctx.engine == "spark"
+            stats.update(spark_job.write_bronze(ctx) if on_spark else write_bronze(ctx))
             stats["engine"] = ctx.engine
     return stats
 
@@ -245,8 +205,6 @@ def run_silver_job(
     `hooks` (tests only) are called at named points, e.g. "before_register". `lease`:
     the local runner's; without it the job takes its execution's.
     """
-    from ppdw.runtime.layers import write_silver
-
     # The session comes from the job's arguments (`--aws_region`) unless one is given.
     ctx = build_context(argv, aws=aws, sleep=sleep)
     ctx.lease = lease
@@ -256,7 +214,8 @@ def run_silver_job(
             return applied
         with recorded_step(ctx, "silver") as stats:
             try:
-                stats.update(write_silver(ctx, hooks or {}))
+                engine = spark_job.merge_and_commit if ctx.engine == "spark" else None
+                stats.update(write_silver(ctx, hooks or {}, engine))
             except DataQualityError as exc:
                 raise naming_source(ctx, exc) from exc
             stats.setdefault("engine", ctx.engine)

@@ -12,13 +12,14 @@ Which attempt does what is read from the run's own record, never from folder nam
 silver step `committing` was killed while switching partitions, and its retry finishes
 that commit (if no later run was applied since). Each write that commits a run (bronze's
 partition, the `committing` record, silver's partitions, the last-success pointer) is
-fenced by the dataset's lease: a run that lost it commits nothing.
+fenced by the dataset's lease: a run that lost it commits nothing. The commit itself (and
+its resumption) is `commit.py`'s, shared with the Spark engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,19 +28,17 @@ from ppdw.aws import objects
 from ppdw.contracts.run_record import CHANGE_KEYS, LastSuccess, RunRecord
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.naming import partition_datetime
-from ppdw.runtime import catalog, manifest, storage
+from ppdw.runtime import catalog, commit, manifest, storage
+from ppdw.runtime.bronze import to_bronze
 from ppdw.runtime.catalog import Partition, TableSpec
+from ppdw.runtime.context import JobContext, as_dict
+from ppdw.runtime.hash_upgrade import may_hold_old_hashes
+from ppdw.runtime.readers import SourceFormat, read_text_table
 from ppdw.runtime.schema import EFFECTIVE_YEAR_MONTH, IS_CURRENT
-
-if TYPE_CHECKING:
-    from ppdw.runtime.jobs import JobContext
+from ppdw.runtime.silver import apply_run
 
 BRONZE_KEY = "partition_datetime"
 SILVER_KEY = EFFECTIVE_YEAR_MONTH
-
-
-def version_folder(ctx: JobContext, ym: str) -> str:
-    return ctx.names.silver_version_prefix(ym, ctx.args.run_id)
 
 
 # ------------------------------------------------------------------------------- bronze
@@ -68,10 +67,6 @@ def _member_key(ctx: JobContext, member: dict[str, Any]) -> str:
 
 
 def build_bronze(ctx: JobContext) -> tuple[pa.Table, dict[str, Any]]:
-    from ppdw.runtime.bronze import to_bronze
-    from ppdw.runtime.jobs import as_dict
-    from ppdw.runtime.readers import SourceFormat, read_text_table
-
     fmt = SourceFormat.from_source(ctx.dataset.source)
     tables: list[pa.Table] = []
     member_stats: list[dict[str, Any]] = []
@@ -123,10 +118,7 @@ def _parse_failures(member_stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
-    if ctx.engine == "spark":
-        from ppdw.runtime.spark.job import write_bronze as on_spark
-
-        return on_spark(ctx)
+    """The Arrow engine's bronze step (the Spark engine's is `spark.job.write_bronze`)."""
     table, detail = build_bronze(ctx)
     partition = partition_datetime(ctx.args.run_time)
     prefix = ctx.names.bronze_partition_prefix(partition)
@@ -138,7 +130,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         schema=table.schema,
         partition_key=BRONZE_KEY,
     )
-    how = _ensure_table(ctx, spec, "bronze")
+    how = commit.ensure_table(ctx, spec, "bronze")
     ctx.check_lease()
     catalog.register_partitions(
         ctx.glue,
@@ -157,19 +149,6 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "table": how,
         **detail,
     }
-
-
-def _ensure_table(ctx: JobContext, spec: TableSpec, layer: str) -> str:
-    return catalog.ensure_table(
-        ctx.glue,
-        spec,
-        table_creation=ctx.args.table_creation,
-        crawler=ctx.names.crawler("bronze" if layer == "bronze" else "silver"),
-        crawler_wait_seconds=ctx.args.crawler_wait_seconds,
-        stray_names=[f"{layer}_{ctx.dataset.name}"],
-        sleep=ctx.sleep,
-        clock=ctx.clock,
-    )
 
 
 # ------------------------------------------------------------------------------- silver
@@ -247,63 +226,62 @@ def _recorded_silver(record: RunRecord | None) -> dict[str, Any]:
     return dict((((record or {}).get("steps") or {}).get("silver") or {}).get("stats") or {})
 
 
-def write_silver(ctx: JobContext, hooks: dict[str, Callable[[], None]]) -> dict[str, Any]:
+#: Test hooks called at named points of the silver step (e.g. "before_register").
+Hooks = dict[str, Callable[[], None]]
+#: The engine's part of a silver step: (ctx, registered partitions, hooks) -> stats.
+MergeAndCommit = Callable[[JobContext, dict[str, str], Hooks], dict[str, Any]]
+
+
+def write_silver(
+    ctx: JobContext,
+    hooks: Hooks,
+    merge_and_commit: MergeAndCommit | None = None,
+) -> dict[str, Any]:
+    """The silver step: resume, no-op or order check, then the engine's merge and commit
+    (`merge_and_commit`, the Arrow engine's when None)."""
     record = manifest.read_run(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id)
     last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
     if manifest.step_status(record, "silver") == manifest.COMMITTING:
         # An attempt of this run was killed while switching partitions: finish what it
         # started instead of merging the run twice.
-        return _resume_commit(ctx, _recorded_silver(record), last)
+        return commit.resume_commit(ctx, _recorded_silver(record), last)
     if last is not None and last.get("run_id") == ctx.args.run_id:
         # The pointer names this run but its record does not say so (a record written
         # by an earlier ppdw): applied all the same.
         return {**_recorded_silver(record), "noop": True}
     _check_order(ctx, last)
-    return _merge_and_commit(ctx, silver_locations(ctx), hooks)
+    return (merge_and_commit or arrow_merge_and_commit)(ctx, silver_locations(ctx), hooks)
 
 
-def _merge_and_commit(
-    ctx: JobContext, locations: dict[str, str], hooks: dict[str, Callable[[], None]]
+def arrow_merge_and_commit(
+    ctx: JobContext, locations: dict[str, str], hooks: Hooks
 ) -> dict[str, Any]:
-    if ctx.engine == "spark":
-        from ppdw.runtime.spark.job import merge_and_commit
+    """The Arrow engine's silver: `apply_run` in this process, its output written here."""
+    written: list[storage.Written] = []
 
-        return merge_and_commit(ctx, locations, hooks)
-    from ppdw.runtime.jobs import as_dict
-    from ppdw.runtime.silver import merge, partitions_to_rewrite, prepare_snapshot
+    def write_rejects(rejected: pa.Table) -> None:
+        prefix = ctx.names.rejects_prefix(ctx.args.run_id)
+        written.append(storage.replace_folder(ctx.s3, ctx.bucket, prefix, rejected))
 
-    bronze = read_bronze_partition(ctx)
-    snapshot, rejected, prep_stats = prepare_snapshot(bronze, ctx.dataset)
-    stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **as_dict(prep_stats)}
-    del bronze  # peak memory: each input is released once the next form of it exists
-    files, size = 0, 0
-    if rejected is not None and rejected.num_rows:
-        written = storage.replace_folder(
-            ctx.s3, ctx.bucket, ctx.names.rejects_prefix(ctx.args.run_id), rejected
-        )
-        files, size = files + 1, size + written.bytes
-    current = read_current(ctx, locations)
-    result = merge(
-        current if current is not None else pa.table({}),
-        snapshot,
+    run = apply_run(
+        lambda: read_current(ctx, locations),
+        read_bronze_partition(ctx),  # not held here: released once the snapshot exists
         ctx.dataset,
+        ctx.args.run_time,
         run_id=ctx.args.run_id,
-        run_time=ctx.args.run_time,
         force=ctx.args.force,
-        base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
         upgrade_hashes=hashes_may_be_old(ctx),
+        rejected=write_rejects,
     )
-    del current, snapshot  # the result holds copies of the rows it writes
-    stats.update(as_dict(result.stats))
+    stats, targets = run.stats, run.targets
     stats["changes"] = change_counts(stats)
-    targets = sorted(partitions_to_rewrite(result, ctx.args.run_time))
-    if not _changes_anything(result):
-        targets = []  # a no-change run writes no data file at all
     schemas: list[pa.Schema] = []
-    for ym in targets:
-        schema, written = _write_version(ctx, ym, locations.get(ym), result)
+    for ym, table in run.partitions(lambda ym: _previous(ctx, ym, locations.get(ym))):
+        schema, done = _write_version(ctx, ym, table)
+        del table  # one partition at a time
         schemas.append(schema)
-        files, size = files + 1, size + written.bytes
+        written.append(done)
+    files, size = len(written), sum(w.bytes for w in written)
     stats.update(partitions=targets, files_written=files, bytes_written=size)
     ctx.check_lease()
     manifest.update_step(
@@ -317,16 +295,14 @@ def _merge_and_commit(
     if "before_register" in hooks:
         hooks["before_register"]()
     if targets:
-        _commit(ctx, targets, pa.unify_schemas(schemas))
-    _finish(ctx)
+        commit.switch_partitions(ctx, targets, pa.unify_schemas(schemas))
+    commit.finish(ctx)
     return stats
 
 
 def hashes_may_be_old(ctx: JobContext) -> bool:
     """False once a run recording the current record_hash form was applied (`hash_upgrade`):
     then no current version can hold an old-form hash and the merge need not look."""
-    from ppdw.runtime.hash_upgrade import may_hold_old_hashes
-
     last = manifest.read_last_success(ctx.s3, ctx.bucket, ctx.names)
     if last is None:
         return may_hold_old_hashes(None)
@@ -340,106 +316,14 @@ def change_counts(stats: dict[str, Any]) -> dict[str, int]:
     return {key: int(stats.get(name, 0)) for key, name in zip(CHANGE_KEYS, merged, strict=True)}
 
 
-def _changes_anything(result: Any) -> bool:
-    return bool(result.writes_anything)
+def _previous(ctx: JobContext, ym: str, prefix: str | None) -> pa.Table | None:
+    """The content partition `ym` holds now (None when it is not registered)."""
+    return read_partition(ctx, ym, prefix) if prefix else None
 
 
-def _write_version(
-    ctx: JobContext, ym: str, previous: str | None, result: Any
-) -> tuple[pa.Schema, storage.Written]:
+def _write_version(ctx: JobContext, ym: str, table: pa.Table) -> tuple[pa.Schema, storage.Written]:
     """Partition `ym` with this run applied, written to its new version folder."""
-    from ppdw.runtime.silver import apply_to_partition
-
-    existing = read_partition(ctx, ym, previous) if previous else None
-    table = apply_to_partition(existing if existing is not None else pa.table({}), result, ym)
-    del existing
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
-    written = storage.replace_folder(ctx.s3, ctx.bucket, version_folder(ctx, ym), table)
+    written = storage.replace_folder(ctx.s3, ctx.bucket, commit.version_folder(ctx, ym), table)
     return table.schema, written
-
-
-def _silver_spec(ctx: JobContext, schema: pa.Schema) -> TableSpec:
-    return TableSpec(
-        database=ctx.args.silver_database,
-        name=ctx.names.table,
-        location=storage.s3_uri(ctx.bucket, ctx.names.layer_prefix("silver")),
-        schema=schema,
-        partition_key=SILVER_KEY,
-    )
-
-
-def _commit(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
-    """Point the Glue partitions at the new folders, then remove the old ones."""
-    spec = _silver_spec(ctx, schema)
-    _ensure_table(ctx, spec, "silver")
-    partitions = [
-        Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym))) for ym in targets
-    ]
-    ctx.check_lease()
-    catalog.register_partitions(ctx.glue, spec.database, spec.name, partitions)
-    for ym in targets:
-        keep = version_folder(ctx, ym)
-        stale = [
-            key
-            for key in storage.list_keys(ctx.s3, ctx.bucket, ctx.names.silver_partition_prefix(ym))
-            if not key.startswith(keep)
-        ]
-        storage.delete_keys(ctx.s3, ctx.bucket, stale)
-
-
-def _finish(ctx: JobContext) -> None:
-    raw = manifest.read_raw_manifest(ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id) or {}
-    ctx.check_lease()
-    manifest.write_last_success(
-        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, ctx.args.run_time, raw.get("sha256")
-    )
-
-
-def _resume_commit(
-    ctx: JobContext, stats: dict[str, Any], last: LastSuccess | None
-) -> dict[str, Any]:
-    """Finish the commit a killed attempt of this run started, from its recorded stats."""
-    run_id, dataset = ctx.args.run_id, ctx.dataset.name
-    if last is not None and manifest.out_of_order(last, run_id, ctx.args.run_time):
-        _abandon_commit(ctx)
-        raise DataQualityError(
-            "out_of_order",
-            f"run {run_id} was interrupted while committing silver, and run "
-            f"{last.get('run_id')} (not earlier) was applied since: its commit cannot "
-            "be finished",
-            f"leave run {run_id} as it is; silver holds the runs up to {last.get('run_id')}",
-        )
-    targets = [str(ym) for ym in stats.get("partitions", [])]
-    missing = [
-        ym
-        for ym in targets
-        if not objects.exists(ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}")
-    ]
-    if missing:
-        _abandon_commit(ctx)
-        raise PpdwError(
-            f"run {run_id} of {dataset} was interrupted while committing silver, and its "
-            f"files for {', '.join(missing)} are gone: its commit cannot be finished",
-            f"inspect s3://{ctx.bucket}/{ctx.names.layer_prefix('silver')} and the Glue "
-            "partitions before running again",
-        )
-    if targets:
-        schemas = [
-            storage.open_parquet(
-                ctx.s3, ctx.bucket, f"{version_folder(ctx, ym)}{storage.PART_FILE}"
-            ).schema_arrow
-            for ym in targets
-        ]
-        _commit(ctx, targets, pa.unify_schemas(schemas))
-    _finish(ctx)
-    return {**stats, "resumed": True}
-
-
-def _abandon_commit(ctx: JobContext) -> None:
-    """A commit that can never be finished is no longer pending: the run is failed, and
-    the lease is not kept for a retry that could not help."""
-    ctx.check_lease()
-    manifest.update_step(
-        ctx.s3, ctx.bucket, ctx.names, ctx.args.run_id, "silver", {"status": "failed"}
-    )

@@ -122,9 +122,9 @@ def test_silver_killed_after_the_swap_is_finished_by_the_next_attempt(
     loaded: Project, target: TargetContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sup.run(target, loaded, "nsde", 0)
-    import ppdw.runtime.layers as layers
+    import ppdw.runtime.commit as commit
 
-    monkeypatch.setattr(layers, "_finish", lambda ctx: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(commit, "finish", lambda ctx: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         sup.run(target, loaded, "nsde", 1)
     monkeypatch.undo()

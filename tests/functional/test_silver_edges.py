@@ -17,9 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from ppdw.runtime import silver as silver_module
 from ppdw.runtime.hash_upgrade import old_decimal_text
 from ppdw.runtime.hashing import canonical_text, md5_hex
+from ppdw.runtime.silver import changes as silver_changes
+from ppdw.runtime.silver import versions as silver_versions
 from tests.data.bad import make_bad
 from tests.functional._reliability import Warehouse, describe
 
@@ -153,8 +154,8 @@ def upgrade_an_old_history(
     day2 = nsde_file(tmp_path, "day2", prices, names={7: "PRODUCT 7 RENAMED"})
     day3 = nsde_file(tmp_path, "day3", prices, names={7: "PRODUCT 7 RENAMED", 4: "PRODUCT 4 B"})
     with monkeypatch.context() as old_ppdw:
-        old_ppdw.setattr(silver_module, "record_hash", old_record_hash)
-        old_ppdw.setattr(silver_module, "stale_hashes", no_upgrade)
+        old_ppdw.setattr(silver_versions, "record_hash", old_record_hash)
+        old_ppdw.setattr(silver_changes, "stale_hashes", no_upgrade)
         ran(wh, day1, T1, "edges-1")
         ran(wh, day2, T2, "edges-2")
     for run_id in ("edges-1", "edges-2"):  # run records as the earlier ppdw wrote them

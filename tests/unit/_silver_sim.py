@@ -1,7 +1,7 @@
 """A silver table kept in memory, one Arrow table per partition, driven like the silver job.
 
 Used by the SCD2 rule tests and the property tests: it applies runs exactly as the job
-does (prepare -> merge -> rewrite only the partitions the run names).
+does (`apply_run`: prepare -> merge -> rewrite only the partitions the run names).
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ import pyarrow.compute as pc
 
 from ppdw.config.models import Dataset
 from ppdw.runtime.schema import IS_CURRENT
-from ppdw.runtime.silver import (
-    MergeResult,
-    apply_to_partition,
-    merge,
-    partitions_to_rewrite,
-    prepare_snapshot,
-)
+from ppdw.runtime.silver import MergeResult, apply_run
 
 BUSINESS = ["k", "name", "size"]
 
@@ -75,21 +69,17 @@ class Silver:
         run_id: str | None = None,
         force: bool = False,
     ) -> MergeResult:
-        snapshot, _rejected, stats = prepare_snapshot(bronze, self.dataset)
-        result = merge(
+        applied = apply_run(
             self.current(),
-            snapshot,
+            bronze,
             self.dataset,
+            run_time,
             run_id=run_id or f"run-{run_time:%Y%m%d%H%M%S}",
-            run_time=run_time,
             force=force,
-            base_stats=stats,
         )
-        months = partitions_to_rewrite(result, run_time)
-        for ym in months:
-            self.partitions[ym] = apply_to_partition(self.partitions.get(ym), result, ym)
-        self.rewritten.append(months)
-        return result
+        self.partitions.update(applied.partitions(self.partitions.get))
+        self.rewritten.append(applied.targets)
+        return applied.result
 
     def rows(self, *columns: str) -> list[dict[str, Any]]:
         history = self.history()

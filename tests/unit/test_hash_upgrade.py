@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from ppdw.runtime import silver as silver_module
 from ppdw.runtime.hash_upgrade import may_hold_old_hashes, old_decimal_text
 from ppdw.runtime.hashing import canonical_text, md5_hex, record_hash
+from ppdw.runtime.silver import changes, versions
 from tests.unit._silver_sim import Silver, make_dataset
 
 T1 = datetime(2020, 1, 15, 6, 0, 0, tzinfo=UTC)
@@ -101,8 +101,8 @@ def old_history(monkeypatch: pytest.MonkeyPatch, hashed: Any = old_record_hash) 
     """Two runs written with the old form: d's first version is closed by the second."""
     silver = Silver(make_dataset())
     with monkeypatch.context() as patch:
-        patch.setattr(silver_module, "record_hash", hashed)
-        patch.setattr(silver_module, "stale_hashes", no_upgrade)
+        patch.setattr(versions, "record_hash", hashed)
+        patch.setattr(changes, "stale_hashes", no_upgrade)
         silver.run(bronze(DAY1), T1)
         silver.run(bronze(DAY2), T2)
     return silver
@@ -194,8 +194,8 @@ def test_a_merge_told_the_hashes_are_up_to_date_does_not_look(
     assert current is not None
     snapshot = bronze(DAY2).select(["k", "name", "price"])
     dataset = make_dataset()
-    looked = silver_module.merge(current, snapshot, dataset, run_id="r3", run_time=T3)
-    skipped = silver_module.merge(
+    looked = changes.merge(current, snapshot, dataset, run_id="r3", run_time=T3)
+    skipped = changes.merge(
         current, snapshot, dataset, run_id="r3", run_time=T3, upgrade_hashes=False
     )
     assert (looked.stats.rehashed, skipped.stats.rehashed) == (2, 0)

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 
 from ppdw.errors import DataQualityError
-from ppdw.runtime.schema import OPEN_END, SILVER_META
-from ppdw.runtime.silver import as_of, merge, prepare_snapshot, silver_schema
+from ppdw.runtime.schema import OPEN_END, SILVER_META, silver_schema
+from ppdw.runtime.silver import as_of, merge, prepare_snapshot
 from tests.unit._silver_sim import Silver, bronze_table, make_dataset
 
 T1 = datetime(2020, 1, 15, 6, 0, 0, tzinfo=UTC)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ppdw.errors import DataQualityError, PpdwError
+from ppdw.runtime.context import as_dict
 from ppdw.runtime.readers import SourceFormat, read_text_table
 from ppdw.runtime.spark import split
 from ppdw.runtime.spark.store import Store, write_table
@@ -182,7 +183,6 @@ def _run(spark: SparkSession, plan: Plan, tasks: Sequence[Task]) -> list[Outcome
 def run_task(plan: Plan, task: Task) -> Outcome:
     """Read, type and write one range (runs inside a Spark task)."""
     from ppdw.runtime.bronze import to_bronze
-    from ppdw.runtime.jobs import as_dict
 
     member = plan.members[task.member]
     first, inner = plan.formats[task.member]

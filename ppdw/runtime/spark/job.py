@@ -4,26 +4,24 @@ Rule: only the computation differs from the Arrow engine. What is read (raw memb
 raw's manifest, the registered silver partitions), where files go (the bronze partition
 folder, the run-named silver version folders, the rejects folder), the catalog (table
 creation, partition registration, the commit that points partitions at the new folders)
-and the run record are `layers.py`'s own functions, called from here.
+and the run record are `layers.py`'s and `commit.py`'s own functions, called from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ppdw.aws import objects
 from ppdw.errors import PpdwError
 from ppdw.naming import partition_datetime
-from ppdw.runtime import catalog, layers, manifest, storage
+from ppdw.runtime import catalog, commit, layers, manifest, storage
 from ppdw.runtime.catalog import Partition, TableSpec
+from ppdw.runtime.context import JobContext
 from ppdw.runtime.readers import SourceFormat
 from ppdw.runtime.spark import bronze, silver
 from ppdw.runtime.spark.emulator import task_store
 from ppdw.runtime.spark.session import get_session
-
-if TYPE_CHECKING:
-    from ppdw.runtime.jobs import JobContext
 
 
 def write_bronze(ctx: JobContext) -> dict[str, Any]:
@@ -56,7 +54,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         schema=built.schema,
         partition_key=layers.BRONZE_KEY,
     )
-    how = layers._ensure_table(ctx, spec, "bronze")
+    how = commit.ensure_table(ctx, spec, "bronze")
     ctx.check_lease()  # the fence: a run that lost the dataset's lease commits nothing
     catalog.register_partitions(
         ctx.glue,
@@ -92,7 +90,7 @@ def merge_and_commit(
         force=ctx.args.force,
         bronze_keys=tuple(bronze_keys),
         locations=locations,
-        version_folder={ym: layers.version_folder(ctx, ym) for ym in months},
+        version_folder={ym: commit.version_folder(ctx, ym) for ym in months},
         rejects_folder=ctx.names.rejects_prefix(ctx.args.run_id),
         upgrade_hashes=layers.hashes_may_be_old(ctx),
     )
@@ -111,8 +109,8 @@ def merge_and_commit(
     if "before_register" in hooks:
         hooks["before_register"]()
     if outcome.targets and outcome.schema is not None:
-        layers._commit(ctx, outcome.targets, outcome.schema)
-    layers._finish(ctx)
+        commit.switch_partitions(ctx, outcome.targets, outcome.schema)
+    commit.finish(ctx)
     return stats
 
 

@@ -1,0 +1,68 @@
+"""Silver's results: the statistics and the versions one run adds and closes.
+
+Rule: plain data shared by the rule groups (`snapshot`, `changes`, `versions`) and the
+engines; no rule is applied here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ppdw.runtime.hashing import RECORD_HASH_FORM
+from ppdw.runtime.schema import RECORD_EFFECTIVE_DATE
+
+
+@dataclass
+class MergeStats:
+    rows_read: int = 0
+    rejected: int = 0
+    duplicates: int = 0  # rows dropped by rule 2 (identical copies and keep_last losers)
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    unchanged: int = 0
+    rehashed: int = 0  # unchanged versions whose old-form record_hash was brought up to date
+    record_hash_form: int = RECORD_HASH_FORM  # the form of every hash this run writes
+
+
+def row_numbers(count: int) -> pa.Array:
+    """0 .. count-1 (uint64) without a Python loop."""
+    return pc.indices_nonzero(pa.repeat(pa.scalar(True), count))
+
+
+@dataclass
+class MergeResult:
+    new_versions: pa.Table  # silver schema: the INSERT/UPDATE/DELETE rows of this run
+    closed: pa.Table  # current versions closed by this run (record_end_date=T, not current)
+    stats: MergeStats
+    keys: tuple[str, ...] = ()
+    tracked: tuple[str, ...] = ()
+    #: Current versions left unchanged, with their old-form record_hash brought up to date
+    #: (`hash_upgrade`); nothing else in them differs from what silver holds.
+    rehashed: pa.Table | None = None
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.new_versions.schema
+
+    @property
+    def writes_anything(self) -> bool:
+        """False when the run leaves every partition as it is (no data file written)."""
+        rehashed = self.rehashed.num_rows if self.rehashed is not None else 0
+        return bool(self.new_versions.num_rows or self.closed.num_rows or rehashed)
+
+
+def rehashed_versions(result: MergeResult) -> pa.Table:
+    return result.rehashed if result.rehashed is not None else result.closed.slice(0, 0)
+
+
+def sort_by_key(table: pa.Table, keys: Sequence[str], *, by_date: bool = True) -> pa.Table:
+    """Rows in key order (and, for versions, effective-date order): the written order."""
+    order = [(key, "ascending") for key in keys]
+    if by_date:
+        order.append((RECORD_EFFECTIVE_DATE, "ascending"))
+    return table.sort_by(order)
