@@ -8,35 +8,13 @@ this process, state kept between runs) plugs in behind the same seam.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from ppdw.aws.session import AwsSession
 from ppdw.config.models import Warehouse
 from ppdw.errors import TargetError, did_you_mean
+from ppdw.targets.context import TargetContext
 
-
-@dataclass
-class TargetContext:
-    name: str
-    kind: Literal["local", "aws"]
-    aws: AwsSession
-    account_id: str
-    region: str
-    #: Athena is served here (AWS targets unless their config says `athena: false`).
-    athena: bool = False
-    _on_close: list[Callable[[bool], None]] = field(default_factory=list)
-
-    def on_close(self, callback: Callable[[bool], None]) -> None:
-        self._on_close.append(callback)
-
-    def close(self, ok: bool = True) -> None:
-        """Release the target; `ok` says whether the command succeeded (local: save)."""
-        callbacks, self._on_close = self._on_close, []
-        for callback in reversed(callbacks):
-            callback(ok)
+__all__ = ["TargetContext", "choose_target_name", "open_target"]
 
 
 def choose_target_name(warehouse: Warehouse, explicit: str | None) -> str:

@@ -8,7 +8,7 @@ from ppdw.aws.session import make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import TargetConfig, Warehouse
 from ppdw.errors import TargetError
-from ppdw.targets import TargetContext
+from ppdw.targets.context import TargetContext
 
 
 def resolve_region(config: TargetConfig, warehouse: Warehouse) -> str:

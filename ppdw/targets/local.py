@@ -29,7 +29,8 @@ from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
 from ppdw.errors import TargetError, UsageError
-from ppdw.targets import TargetContext, bodies
+from ppdw.targets import bodies
+from ppdw.targets.context import TargetContext
 from ppdw.targets.lock import StateLock
 from ppdw.targets.state import (
     STATE_FILE,
