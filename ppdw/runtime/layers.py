@@ -180,35 +180,58 @@ def _prefix(key: str) -> str:
 
 def read_partition(ctx: JobContext, ym: str, prefix: str) -> pa.Table | None:
     table = storage.read_parquet_prefix(ctx.s3, ctx.bucket, prefix)
-    if table is None:
-        return None
+    return None if table is None else _with_month(table, ym)
+
+
+class CurrentSilver:
+    """The files of silver holding a live version (`is_current`), read once.
+
+    Each file's `is_current` column is read first (ranged GETs); a file without a live
+    version (an old month whose versions were all closed) is never read further. The files
+    read are kept whole: `merge` looks only at their live rows (copying the table without
+    the closed ones would cost more than the merge's lookup), and a partition whose every
+    file was read is handed to the rewrite from here instead of being read a second time.
+    """
+
+    def __init__(self, ctx: JobContext, locations: dict[str, str]) -> None:
+        self._ctx, self._locations = ctx, locations
+        self._months: dict[str, pa.Table] = {}  # partitions read whole
+
+    def read(self) -> pa.Table | None:
+        """Every file holding a live version, across the registered partitions."""
+        ctx, parts = self._ctx, []
+        for ym, prefix in sorted(self._locations.items()):
+            files, keys = [], storage.parquet_keys(ctx.s3, ctx.bucket, prefix)
+            for key in keys:
+                parquet = storage.open_parquet(ctx.s3, ctx.bucket, key)
+                flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
+                if pc.any(flags).as_py():
+                    files.append(_with_month(parquet.read(), ym))
+            if files and len(files) == len(keys):
+                self._months[ym] = _concat(files)
+            parts.extend(files)
+        return _concat(parts) if parts else None
+
+    def keep_only(self, months: list[str]) -> None:
+        """Release the partitions read whole that will not be rewritten."""
+        self._months = {ym: t for ym, t in self._months.items() if ym in months}
+
+    def previous(self, ym: str) -> pa.Table | None:
+        """The content partition `ym` holds now (None when it is not registered)."""
+        if ym in self._months:
+            return self._months.pop(ym)  # handed over: the rewrite releases it
+        prefix = self._locations.get(ym)
+        return read_partition(self._ctx, ym, prefix) if prefix else None
+
+
+def _with_month(table: pa.Table, ym: str) -> pa.Table:
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])
     return table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows, pa.string()))
 
 
-def read_current(ctx: JobContext, locations: dict[str, str]) -> pa.Table | None:
-    """Every file holding a live version (`is_current`), across the registered partitions.
-
-    Each file's `is_current` column is read first (ranged GETs); a file without a live
-    version (an old month whose versions were all closed) is never read further. The files
-    read are returned whole: `merge` looks only at their live rows, and copying the table
-    without the closed ones would cost more than the merge's lookup.
-    """
-    parts: list[pa.Table] = []
-    for ym, prefix in sorted(locations.items()):
-        for key in storage.parquet_keys(ctx.s3, ctx.bucket, prefix):
-            parquet = storage.open_parquet(ctx.s3, ctx.bucket, key)
-            flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
-            if not pc.any(flags).as_py():
-                continue
-            table = parquet.read()
-            if SILVER_KEY in table.schema.names:
-                table = table.drop_columns([SILVER_KEY])
-            parts.append(table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows)))
-    if not parts:
-        return None
-    return pa.concat_tables(parts, promote_options="default")
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 
 
 def _check_order(ctx: JobContext, last: LastSuccess | None) -> None:
@@ -263,8 +286,9 @@ def arrow_merge_and_commit(
         prefix = ctx.names.rejects_prefix(ctx.args.run_id)
         written.append(storage.replace_folder(ctx.s3, ctx.bucket, prefix, rejected))
 
+    current = CurrentSilver(ctx, locations)
     run = apply_run(
-        lambda: read_current(ctx, locations),
+        current.read,
         read_bronze_partition(ctx),  # not held here: released once the snapshot exists
         ctx.dataset,
         ctx.args.run_time,
@@ -274,9 +298,10 @@ def arrow_merge_and_commit(
         rejected=write_rejects,
     )
     stats, targets = run.stats, run.targets
+    current.keep_only(targets)
     stats["changes"] = change_counts(stats)
     schemas: list[pa.Schema] = []
-    for ym, table in run.partitions(lambda ym: _previous(ctx, ym, locations.get(ym))):
+    for ym, table in run.partitions(current.previous):
         schema, done = _write_version(ctx, ym, table)
         del table  # one partition at a time
         schemas.append(schema)
@@ -314,11 +339,6 @@ def change_counts(stats: dict[str, Any]) -> dict[str, int]:
     """The merge's counts under the names users read (status, summaries)."""
     merged = ("inserts", "updates", "deletes", "unchanged")  # in CHANGE_KEYS' order
     return {key: int(stats.get(name, 0)) for key, name in zip(CHANGE_KEYS, merged, strict=True)}
-
-
-def _previous(ctx: JobContext, ym: str, prefix: str | None) -> pa.Table | None:
-    """The content partition `ym` holds now (None when it is not registered)."""
-    return read_partition(ctx, ym, prefix) if prefix else None
 
 
 def _write_version(ctx: JobContext, ym: str, table: pa.Table) -> tuple[pa.Schema, storage.Written]:
