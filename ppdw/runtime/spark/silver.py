@@ -67,6 +67,7 @@ __all__ = ["Outcome", "Request", "apply"]
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
     from ppdw.config.models import Dataset
 
@@ -243,43 +244,14 @@ def _second_pass(
     result: pa.Schema | None,
     outcome: Outcome,
 ) -> None:
-    from pyspark.sql import functions as F
-
     assert result is not None  # targets exist only when the merge ran
-    keys = tuple(request.dataset.business_key)
-    previous: dict[str, pa.Schema] = {}
-    files: list[tuple[str, str]] = []
-    rows = 0
-    for ym in outcome.targets:
-        folder = request.locations.get(ym)
-        if folder is None:
-            continue
-        found = parquet_keys(store, folder)
-        footers = [store.open_parquet(key) for key in found]
-        if not footers:
-            continue
-        schemas = [f.schema_arrow for f in footers]
-        previous[ym] = _with_month_field(pa.unify_schemas(schemas, promote_options="default"))
-        files += [(ym, key) for key in found]
-        rows += sum(f.metadata.num_rows for f in footers)
-    existing = (
-        pa.unify_schemas(list(previous.values()), promote_options="default")
-        if previous
-        else pa.schema([])
-    )
-    job = Rewrite(
-        targets=tuple(outcome.targets),
-        folders={ym: request.version_folder[ym] for ym in outcome.targets},
-        previous=previous,
-        existing=existing,
-        result=result,
-        keys=keys,
-        tracked=(),
-    )
-    head = [pa.field(ROLE, pa.int8()), *key_fields(keys), pa.field(YM, pa.string())]
-    layout = pa.schema([*head, *frames.fields("e", existing), *frames.fields("n", result)])
+    previous, files, rows = _registered_files(store, request, outcome.targets)
+    job = _rewrite_job(request, outcome.targets, previous, result)
+    head = [pa.field(ROLE, pa.int8()), *key_fields(job.keys), pa.field(YM, pa.string())]
+    layout = pa.schema([*head, *frames.fields("e", job.existing), *frames.fields("n", result)])
     struct = frames.struct(layout)
 
+    # Spark pickles these closures into every task: they hold only store, job and layout.
     def read(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for row in batch.to_pylist():
@@ -292,26 +264,75 @@ def _second_pass(
     parts: list[DataFrame] = []
     if descriptors:
         parts.append(_descriptors(spark, descriptors).mapInArrow(read, struct))
-    changes = first.filter(F.col(ROLE).isin(NEW, CLOSED, REHASHED))
-    blank = [
-        F.lit(None).cast(struct[f.name].dataType).alias(f.name)
-        for f in frames.fields("e", existing)
-    ]
-    parts.append(
-        changes.select(
-            F.col(ROLE),
-            *[F.col(f.name) for f in key_fields(keys)],
-            F.lit(None).cast("string").alias(YM),
-            *blank,
-            *[F.col(name) for name in frames.names("n", result)],
-        )
-    )
+    parts.append(_changes(first, job, struct))
     frame = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
     changed = outcome.stats.get("inserts", 0) + outcome.stats.get("updates", 0)
     width = _width(spark, rows + changed, request.rows_per_task)
-    shuffled = frame.repartition(width, *[f.name for f in key_fields(keys)])
+    shuffled = frame.repartition(width, *[f.name for f in key_fields(job.keys)])
     written = frames.collect(shuffled.mapInArrow(rewrite, WRITTEN))
     _finish_folders(store, job, written, outcome)
+
+
+def _registered_files(
+    store: Store, request: Request, targets: Sequence[str]
+) -> tuple[dict[str, pa.Schema], list[tuple[str, str]], int]:
+    """The target months' registered files: (ym -> their schema as read, (ym, key) of each
+    file, their row count). A month without a folder or files is new: nothing to read."""
+    previous: dict[str, pa.Schema] = {}
+    files: list[tuple[str, str]] = []
+    rows = 0
+    for ym in targets:
+        folder = request.locations.get(ym)
+        if folder is None:
+            continue
+        found = parquet_keys(store, folder)
+        footers = [store.open_parquet(key) for key in found]
+        if not footers:
+            continue
+        schemas = [f.schema_arrow for f in footers]
+        previous[ym] = _with_month_field(pa.unify_schemas(schemas, promote_options="default"))
+        files += [(ym, key) for key in found]
+        rows += sum(f.metadata.num_rows for f in footers)
+    return previous, files, rows
+
+
+def _rewrite_job(
+    request: Request, targets: Sequence[str], previous: dict[str, pa.Schema], result: pa.Schema
+) -> Rewrite:
+    """What each pass-2 task needs besides its rows."""
+    existing = (
+        pa.unify_schemas(list(previous.values()), promote_options="default")
+        if previous
+        else pa.schema([])
+    )
+    return Rewrite(
+        targets=tuple(targets),
+        folders={ym: request.version_folder[ym] for ym in targets},
+        previous=previous,
+        existing=existing,
+        result=result,
+        keys=tuple(request.dataset.business_key),
+        tracked=(),
+    )
+
+
+def _changes(first: DataFrame, job: Rewrite, struct: StructType) -> DataFrame:
+    """Pass 1's new, closed and rehashed versions in pass 2's row layout (no existing
+    columns: those rows carry only the changes)."""
+    from pyspark.sql import functions as F
+
+    changes = first.filter(F.col(ROLE).isin(NEW, CLOSED, REHASHED))
+    blank = [
+        F.lit(None).cast(struct[f.name].dataType).alias(f.name)
+        for f in frames.fields("e", job.existing)
+    ]
+    return changes.select(
+        F.col(ROLE),
+        *[F.col(f.name) for f in key_fields(job.keys)],
+        F.lit(None).cast("string").alias(YM),
+        *blank,
+        *[F.col(name) for name in frames.names("n", job.result)],
+    )
 
 
 def _finish_folders(store: Store, job: Rewrite, written: pa.Table, outcome: Outcome) -> None:

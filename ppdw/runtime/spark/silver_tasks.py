@@ -119,23 +119,10 @@ def merge_task(
     if not batches:
         return
     keys = list(request.dataset.business_key)
-    table = pa.Table.from_batches(batches)
-    roles = table.column(ROLE)
-    snap_rows = table.filter(pc.equal(roles, SNAPSHOT)).sort_by(ORD)
-    snapshot = frames.from_wire(snap_rows, "s", inputs.bronze_schema)
-    current: pa.Table = pa.table({})
-    if inputs.current_schema is not None:
-        current_rows = table.filter(pc.equal(roles, CURRENT))
-        current = frames.from_wire(current_rows, "c", inputs.current_schema)
-    del table, roles
+    snap_rows, snapshot, current = _task_tables(batches, inputs)
     dataset = _relaxed(request.dataset)
     bad = bad_key_mask(snapshot, keys)
-    report: dict[str, Any] = {
-        "live": current.num_rows,
-        "conflicts": [],
-        "error": None,
-        "stats": {"rows_read": snapshot.num_rows, "rejected": pc.sum(bad.cast(pa.int64())).as_py()},
-    }
+    report = _first_report(snapshot, current, bad)
     out: list[pa.Table] = []
     try:
         prepared, rejected, prep_stats = prepare_snapshot(snapshot, dataset)
@@ -151,42 +138,88 @@ def merge_task(
         reject_order = snap_rows.filter(bad).column(ORD)
         out.append(_rows(REJECT, rejected, reject_order, "s", inputs.bronze_schema, keys))
     if result is not None:
-        try:
-            merged = merge(
-                current,
-                prepared,
-                dataset,
-                run_id=request.run_id,
-                run_time=request.run_time,
-                force=True,  # the delete guard is judged over all keys, on the driver
-                base_stats=prep_stats,
-                upgrade_hashes=request.upgrade_hashes,
-            )
-        except DataQualityError as error:
-            report["error"] = {"rule": error.rule, "message": str(error), "hint": error.hint}
-        else:
-            report["stats"] = asdict(merged.stats)
-            rehashed = rehashed_versions(merged)
-            # the months of closed and rehashed versions are rewritten (rule 4, hash_upgrade)
-            months = pc.unique(
-                pa.concat_arrays(
-                    [
-                        merged.closed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
-                        rehashed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
-                    ]
-                )
-            )
-            report["months"] = [m for m in months.to_pylist() if m is not None]
-            report["changed"] = (
-                merged.new_versions.num_rows + merged.closed.num_rows + rehashed.num_rows
-            )
-            out.append(_rows(NEW, merged.new_versions, None, "n", result, keys))
-            out.append(_rows(CLOSED, merged.closed, None, "n", result, keys))
-            if rehashed.num_rows:
-                out.append(_rows(REHASHED, rehashed, None, "n", result, keys))
+        out += _merge_rows(current, prepared, prep_stats, dataset, request, result, report)
     for part in out:
         yield from conform(part, out_schema).to_batches(max_chunksize=65536)
     yield _report_batch(report, keys, out_schema)
+
+
+def _task_tables(
+    batches: list[pa.RecordBatch], inputs: Inputs
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(the snapshot's rows as they travelled, in source order; the snapshot; the current
+    versions). The task's whole table is let go on return: only these are kept."""
+    table = pa.Table.from_batches(batches)
+    roles = table.column(ROLE)
+    snap_rows = table.filter(pc.equal(roles, SNAPSHOT)).sort_by(ORD)
+    snapshot = frames.from_wire(snap_rows, "s", inputs.bronze_schema)
+    current: pa.Table = pa.table({})
+    if inputs.current_schema is not None:
+        current_rows = table.filter(pc.equal(roles, CURRENT))
+        current = frames.from_wire(current_rows, "c", inputs.current_schema)
+    return snap_rows, snapshot, current
+
+
+def _first_report(snapshot: pa.Table, current: pa.Table, bad: pa.Array) -> dict[str, Any]:
+    """The task's report before rules 1-3 ran: counts the driver needs in any case."""
+    return {
+        "live": current.num_rows,
+        "conflicts": [],
+        "error": None,
+        "stats": {"rows_read": snapshot.num_rows, "rejected": pc.sum(bad.cast(pa.int64())).as_py()},
+    }
+
+
+def _merge_rows(
+    current: pa.Table,
+    prepared: pa.Table,
+    prep_stats: MergeStats,
+    dataset: Dataset,
+    request: Request,
+    result: pa.Schema,
+    report: dict[str, Any],
+) -> list[pa.Table]:
+    """Rule 3 on the task's keys: the new, closed and rehashed versions as rows. The report
+    gets the merge's stats and the months to rewrite, or its error (judged on the driver)."""
+    keys = list(dataset.business_key)
+    try:
+        merged = merge(
+            current,
+            prepared,
+            dataset,
+            run_id=request.run_id,
+            run_time=request.run_time,
+            force=True,  # the delete guard is judged over all keys, on the driver
+            base_stats=prep_stats,
+            upgrade_hashes=request.upgrade_hashes,
+        )
+    except DataQualityError as error:
+        report["error"] = {"rule": error.rule, "message": str(error), "hint": error.hint}
+        return []
+    report["stats"] = asdict(merged.stats)
+    rehashed = rehashed_versions(merged)
+    report["months"] = _rewritten_months(merged, rehashed)
+    report["changed"] = merged.new_versions.num_rows + merged.closed.num_rows + rehashed.num_rows
+    out = [
+        _rows(NEW, merged.new_versions, None, "n", result, keys),
+        _rows(CLOSED, merged.closed, None, "n", result, keys),
+    ]
+    if rehashed.num_rows:
+        out.append(_rows(REHASHED, rehashed, None, "n", result, keys))
+    return out
+
+
+def _rewritten_months(merged: MergeResult, rehashed: pa.Table) -> list[str]:
+    """The months of closed and rehashed versions: they are rewritten (rule 4, hash_upgrade)."""
+    months = pc.unique(
+        pa.concat_arrays(
+            [
+                merged.closed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
+                rehashed.column(EFFECTIVE_YEAR_MONTH).combine_chunks(),
+            ]
+        )
+    )
+    return [m for m in months.to_pylist() if m is not None]
 
 
 def _rows(
