@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ppdw.aws import executions
 from ppdw.config.loader import Project
 from ppdw.config.runtimes import GLUE_5_LOG_GROUPS
 from ppdw.contracts.run_record import RunRecord
@@ -49,27 +50,23 @@ def start(
     arn = machine_arn(target, project, dataset)
     document = execution_input(run_id, manifest.format_time(run_time), source, force)
     try:
-        answer = sfn.start_execution(stateMachineArn=arn, name=run_id, input=json.dumps(document))
-    except sfn.exceptions.StateMachineDoesNotExist as exc:
+        return executions.start_execution(sfn, arn, run_id, document)
+    except executions.NoStateMachineError as exc:
         raise PpdwError(
             f"state machine {arn.rsplit(':', 1)[-1]} does not exist",
             f"deploy the dataset first: ppdw deploy {dataset}",
         ) from exc
-    except sfn.exceptions.ExecutionAlreadyExists as exc:
+    except executions.ExecutionExistsError as exc:
         raise UsageError(
             f"an execution named {run_id} already exists for {dataset}",
             "execution names are unique for 90 days: pass another --run-id",
         ) from exc
-    except sfn.exceptions.ClientError as exc:
-        raise AwsError(f"starting the pipeline of {dataset} failed: {exc}") from exc
-    return str(answer["executionArn"])
+    except AwsError as exc:
+        raise AwsError(f"starting the pipeline of {dataset} failed: {exc}", exc.hint) from exc
 
 
 def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-        events.extend(page.get("events", []))
-    return events
+    return list(executions.execution_history(sfn, arn))
 
 
 def _stamp(event: dict[str, Any]) -> float:
@@ -137,7 +134,7 @@ def follow(
     delay = 1.0
     try:
         while True:
-            described = sfn.describe_execution(executionArn=arn)
+            described = executions.describe_execution(sfn, arn)
             failure = apply_history(_history(sfn, arn), progress)
             state = str(described["status"])
             if state in FINAL:

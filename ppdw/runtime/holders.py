@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ppdw.aws.errors import AWS_ERRORS, AWS_OR_SHAPE_ERRORS, error_code
+from ppdw.aws import executions
+from ppdw.aws.errors import AWS_OR_SHAPE_ERRORS
 
 HolderKind = Literal["process", "execution"]
 Verdict = Literal["alive", "dead", "unknown"]
@@ -32,7 +33,7 @@ ExecutionStatus = Callable[[str, str], str | None]
 
 _PROC = Path("/proc")
 #: What `execution_status` answers for an execution Step Functions does not know.
-NO_EXECUTION = "DOES_NOT_EXIST"
+NO_EXECUTION = executions.NO_EXECUTION
 
 
 @dataclass(frozen=True)
@@ -183,10 +184,7 @@ def execution_status(sfn: Any, *, partition: str, region: str, account: str) -> 
 
     def status(state_machine: str, name: str) -> str | None:
         arn = f"arn:{partition}:states:{region}:{account}:execution:{state_machine}:{name}"
-        try:
-            return str(sfn.describe_execution(executionArn=arn)["status"])
-        except AWS_ERRORS as error:  # no answer, or a refusal: unknown
-            return NO_EXECUTION if error_code(error) == "ExecutionDoesNotExist" else None
+        return executions.execution_status(sfn, arn)
 
     return status
 
@@ -216,9 +214,11 @@ def execution_status_from_sts(client: Callable[[str], Any]) -> ExecutionStatus:
 def _lookup_from_sts(client: Callable[[str], Any]) -> ExecutionStatus | None:
     try:
         sts = client("sts")
-        arn = str(sts.get_caller_identity()["Arn"])  # arn:{partition}:sts::{account}:...
         region = str(sts.meta.region_name)
     except AWS_OR_SHAPE_ERRORS:
+        return None
+    arn = executions.caller_arn(sts)  # arn:{partition}:sts::{account}:...
+    if arn is None:
         return None
     parts = arn.split(":")
     if len(parts) < 5:

@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 import pytest
+from botocore.stub import Stubber
 
 from ppdw.errors import AwsError
 from ppdw.runtime import catalog
@@ -163,3 +164,14 @@ def test_other_batch_errors_raise_naming_the_partition(glue: Any) -> None:
     }
     with pytest.raises(AwsError, match=r"2026-x.*InternalServiceException"):
         catalog.register_partitions(glue, DB, "nsde", [Partition("2026-x", "s3://b/x/")])
+
+
+def test_a_refused_catalog_call_names_the_action_and_the_permission_hint(glue: Any) -> None:
+    # A job role without glue:GetTable: the run's error says which call was refused.
+    with Stubber(glue) as stub:
+        stub.add_client_error("get_table", "AccessDeniedException", "not authorized", 400)
+        with pytest.raises(AwsError) as caught:
+            catalog.ensure_table(glue, spec(), table_creation="schema")
+    assert str(caught.value).startswith(f"get table {DB}.nsde: AccessDeniedException")
+    assert caught.value.hint is not None
+    assert "deployer-policy" in caught.value.hint

@@ -8,10 +8,13 @@ import zipfile
 from typing import Any
 
 import boto3
+import pyarrow as pa
 import pytest
+from botocore.stub import Stubber
 
 from ppdw.aws import objects, streams
 from ppdw.errors import AwsError
+from ppdw.runtime import storage
 
 BUCKET = "pp-dw-123456789012"
 MIB = 1024 * 1024
@@ -123,3 +126,28 @@ def test_range_reader_serves_zipfile(s3: Any) -> None:
     assert gets
     assert all(g.startswith("bytes=") for g in gets)
     assert reader.seek(0, io.SEEK_END) == len(buffer.getvalue())
+
+
+def test_bucket_state_is_exists_missing_or_forbidden_else_an_error(s3: Any) -> None:
+    assert objects.bucket_state(s3, BUCKET) == "exists"
+    assert objects.bucket_state(s3, "no-such-bucket-x") == "missing"
+    # HeadBucket has no body: a bucket of another account answers a bare 403.
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_bucket", "403", "Forbidden", 403)
+        assert objects.bucket_state(s3, "someone-elses") == "forbidden"
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_bucket", "400", "Bad Request", 400)
+        with pytest.raises(AwsError, match="S3 head bucket odd failed: 400"):
+            objects.bucket_state(s3, "odd")
+
+
+def test_a_refused_write_names_the_action_the_key_and_the_permission_hint(s3: Any) -> None:
+    with Stubber(s3) as stub:
+        stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(AwsError) as caught:
+            storage.write_parquet(s3, BUCKET, "silver/x.parquet", pa.table({"a": [1]}))
+    assert str(caught.value).startswith(
+        f"S3 put s3://{BUCKET}/silver/x.parquet failed: AccessDenied"
+    )
+    assert caught.value.hint is not None
+    assert "deployer-policy" in caught.value.hint

@@ -11,8 +11,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ppdw.aws.errors import AWS_OR_SHAPE_ERRORS
-from ppdw.errors import ConfigError, PpdwError
+from ppdw.aws import secrets as aws_secrets
+from ppdw.errors import AwsError, ConfigError, PpdwError
 from ppdw.runtime.fetch.config import FetchConfig
 
 
@@ -25,17 +25,17 @@ def read_secret(config: FetchConfig, secrets: Any | None, ssm: Any | None) -> st
         if config.auth_kind == "secretsmanager":
             if secrets is None:
                 raise ConfigError("a Secrets Manager client is needed to read the source's secret")
-            text = str(secrets.get_secret_value(SecretId=name)["SecretString"])
+            text = aws_secrets.secret_string(secrets, name)
             return _secret_from_text(text, config.auth_query_parameter)
         if config.auth_kind == "ssm":
             if ssm is None:
                 raise ConfigError("an SSM client is needed to read the source's secret")
-            response = ssm.get_parameter(Name=name, WithDecryption=True)
-            return str(response["Parameter"]["Value"])
-    except AWS_OR_SHAPE_ERRORS as error:
+            return aws_secrets.parameter_value(ssm, name)
+    except (AwsError, KeyError) as error:
+        # Named by the AWS failure's own kind (ClientError, ...), never by its message.
         raise PpdwError(
             f"cannot read the source secret {name!r} from {config.auth_kind} "
-            f"({type(error).__name__})",
+            f"({type(error.__cause__ or error).__name__})",
             "create it, or let the role read it",
         ) from None
     raise ConfigError(f"unknown auth kind {config.auth_kind!r}")
