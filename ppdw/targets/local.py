@@ -29,7 +29,7 @@ from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
 from ppdw.errors import TargetError, UsageError
-from ppdw.targets import bodies
+from ppdw.targets import bodies, receipt
 from ppdw.targets.context import TargetContext
 from ppdw.targets.lock import StateLock
 from ppdw.targets.state import (
@@ -245,7 +245,9 @@ def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     except BaseException:
         _run_all(reversed(undo))
         raise
-    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target = TargetContext(
+        name=name, kind="local", aws=aws, account_id=account, region=region, exclusive=True
+    )
     target.on_close(lambda ok: _close(ok, directory, store, undo))
     return target
 
@@ -383,8 +385,10 @@ def _serve_loaded(
         bound_host, bound_port = server.get_host_and_port()
         endpoint = f"http://{_url_host(bound_host)}:{bound_port}"
         write_server(directory, ServerInfo(endpoint=endpoint, pid=os.getpid()))
-        account = caller_account(local_session(warehouse.region, endpoint))
-        ready(endpoint, warehouse.names.bucket(account), directory)
+        session = local_session(warehouse.region, endpoint)
+        bucket = warehouse.names.bucket(caller_account(session))
+        receipt.forget_all(session.client("s3"), bucket)  # served: others may change stacks
+        ready(endpoint, bucket, directory)
         while not stop.wait(0.2):
             pass
     finally:
