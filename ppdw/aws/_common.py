@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ppdw.aws.errors import BotoCoreError, ClientError, error_code, is_code
+from ppdw.aws.errors import DENIED_HINT, BotoCoreError, ClientError, error_code, is_code
 from ppdw.errors import AwsError
+
+#: The refusals that get the hint (a head call's bare "403" is worded by its caller).
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 
 __all__ = ["aws_action", "error_code", "is_code", "tag_dict", "tag_list"]
 
@@ -23,12 +26,7 @@ def aws_action(action: str) -> Iterator[None]:
     except ClientError as exc:
         code = error_code(exc)
         message = exc.response.get("Error", {}).get("Message", str(exc))
-        hint = None
-        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-            hint = (
-                "the credentials lack a permission this command needs: "
-                "`ppdw deployer-policy` prints every permission ppdw needs"
-            )
+        hint = DENIED_HINT if code in _DENIED else None
         raise AwsError(f"{action}: {code}: {message}", hint) from exc
     except BotoCoreError as exc:
         raise AwsError(

@@ -14,9 +14,16 @@ AWS_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 #: The same, plus the KeyError of an answer without the expected field.
 AWS_OR_SHAPE_ERRORS: tuple[type[Exception], ...] = (*AWS_ERRORS, KeyError)
 
+#: What to do about a refusal.
+DENIED_HINT = (
+    "the credentials lack a permission this command needs: "
+    "`ppdw deployer-policy` prints every permission ppdw needs"
+)
+
 __all__ = [
     "AWS_ERRORS",
     "AWS_OR_SHAPE_ERRORS",
+    "DENIED_HINT",
     "BotoCoreError",
     "ClientError",
     "error_code",

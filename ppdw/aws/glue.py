@@ -12,6 +12,7 @@ from typing import Any, Literal
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ppdw.aws import catalog
 from ppdw.aws._common import aws_action, is_code
 from ppdw.aws.session import AwsSession
 from ppdw.errors import AwsError
@@ -102,17 +103,10 @@ class Glue:
         return names
 
     def table(self, database: str, name: str) -> dict[str, Any] | None:
-        return self._get(
-            f"get table {database}.{name}",
-            self._c.get_table,
-            "Table",
-            DatabaseName=database,
-            Name=name,
-        )
+        return catalog.get_table(self._c, database, name)
 
     def delete_table(self, database: str, name: str) -> None:
-        with aws_action(f"delete table {database}.{name}"):
-            self._c.delete_table(DatabaseName=database, Name=name)
+        catalog.delete_table(self._c, database, name)
 
     # jobs -----------------------------------------------------------------------------
 

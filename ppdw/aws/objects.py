@@ -18,12 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ppdw.aws.errors import error_code
+from ppdw.aws.errors import DENIED_HINT, error_code
 from ppdw.errors import AwsError
 
 #: DeleteObjects takes at most 1000 keys per call.
@@ -31,6 +31,7 @@ DELETE_BATCH = 1000
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 #: HeadObject has no body: its 403 comes back as code "403".
 _DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
+_NO_BUCKET_CODES = {"404", "NoSuchBucket", "NotFound"}
 _EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=120)
@@ -46,9 +47,11 @@ def make_client(service: str, region: str) -> Any:
 
 
 def s3_failure(action: str, bucket: str, key: str, error: Exception) -> AwsError:
-    """The `AwsError` of a failed S3 call, naming the action and the object."""
+    """The `AwsError` of a failed S3 call, naming the action and the object (and, for a
+    refusal, the permission hint)."""
     detail = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-    return AwsError(f"S3 {action} s3://{bucket}/{key} failed: {detail}: {error}")
+    hint = DENIED_HINT if detail in _DENIED_CODES else None
+    return AwsError(f"S3 {action} s3://{bucket}/{key} failed: {detail}: {error}", hint)
 
 
 def _read_denied(action: str, bucket: str, key: str) -> AwsError:
@@ -85,6 +88,49 @@ def get_json(s3: Any, bucket: str, key: str) -> Any | None:
         return json.loads(data)
     except ValueError as error:
         raise AwsError(f"s3://{bucket}/{key} is not valid JSON: {error}") from error
+
+
+class ObjectReadError(AwsError):
+    """A GetObject that failed; `code` is AWS's error code ("" when there was no answer),
+    for callers whose answer depends on it (a missing source is the data's fault)."""
+
+    def __init__(self, message: str, code: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class OpenedObject:
+    """An object being read: its body stream (read it once) and what S3 said of it."""
+
+    body: Any
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+
+
+def open_object(s3: Any, bucket: str, key: str, action: str = "get") -> OpenedObject:
+    """Start reading the object; every failure is an `ObjectReadError` naming `action`."""
+    try:
+        answer = s3.get_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        failure = s3_failure(action, bucket, key, error)
+        raise ObjectReadError(failure.message, error_code(error), failure.hint) from error
+    return OpenedObject(
+        body=answer["Body"],
+        size=int(answer.get("ContentLength", 0)),
+        etag=str(answer.get("ETag", "")).strip('"') or None,
+        last_modified=answer.get("LastModified"),
+    )
+
+
+def read_object(s3: Any, bucket: str, key: str) -> bytes:
+    """The whole object, which must exist (a missing one is an `ObjectReadError`)."""
+    opened = open_object(s3, bucket, key)
+    try:
+        return bytes(opened.body.read())
+    except (ClientError, BotoCoreError) as error:
+        raise s3_failure("get", bucket, key, error) from error
 
 
 def put_bytes(s3: Any, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
@@ -198,6 +244,34 @@ def exists(s3: Any, bucket: str, key: str) -> bool:
     except BotoCoreError as error:
         raise s3_failure("head", bucket, key, error) from error
     return True
+
+
+#: What HeadBucket says of a bucket to these credentials.
+BucketState = Literal["exists", "missing", "forbidden"]
+
+
+def bucket_state(s3: Any, bucket: str) -> BucketState:
+    """The one reading of HeadBucket: "exists" (these credentials may use it), "missing"
+    (404: no bucket has the name), "forbidden" (403: a bucket has the name, but these
+    credentials may not use it: another account's, or a policy refuses). Bucket names are
+    global, so "forbidden" is never "ours"; each caller words it for its user. Any other
+    failure is an `AwsError` naming the bucket."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error_code(error) in _NO_BUCKET_CODES:
+            return "missing"
+        if error_code(error) in _DENIED_CODES:
+            return "forbidden"
+        raise _bucket_failure(bucket, error) from error
+    except BotoCoreError as error:
+        raise _bucket_failure(bucket, error) from error
+    return "exists"
+
+
+def _bucket_failure(bucket: str, error: Exception) -> AwsError:
+    detail = error_code(error) or type(error).__name__
+    return AwsError(f"S3 head bucket {bucket} failed: {detail}: {error}")
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ppdw.aws import objects
 from ppdw.aws._common import aws_action, is_code, tag_dict, tag_list
 from ppdw.aws.session import AwsSession
 from ppdw.errors import AwsError
-
-_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
 
 
 class S3:
@@ -30,18 +29,13 @@ class S3:
 
     def bucket_exists(self, bucket: str) -> bool:
         """True if the bucket exists and is ours; AwsError if it belongs to someone else."""
-        try:
-            self._c.head_bucket(Bucket=bucket)
-        except ClientError as exc:
-            if is_code(exc, *_NO_BUCKET):
-                return False
-            if is_code(exc, "403", "AccessDenied", "Forbidden"):
-                raise AwsError(
-                    f"bucket {bucket} exists but this account cannot use it",
-                    "bucket names are global: it may belong to another account",
-                ) from exc
-            raise
-        return True
+        state = objects.bucket_state(self._c, bucket)
+        if state == "forbidden":
+            raise AwsError(
+                f"bucket {bucket} exists but this account cannot use it",
+                "bucket names are global: it may belong to another account",
+            )
+        return state == "exists"
 
     def bucket_region(self, bucket: str) -> str:
         with aws_action(f"get location of bucket {bucket}"):

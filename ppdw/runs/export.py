@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ppdw.aws._common import aws_action
-from ppdw.aws.objects import ObjectInfo, list_objects
+from ppdw.aws.objects import ObjectInfo, list_objects, open_object
 from ppdw.aws.s3 import S3
 from ppdw.aws.session import AwsSession
 from ppdw.aws.streams import iter_chunks
@@ -136,12 +136,11 @@ def _download(s3: Any, bucket: str, key: str, path: Path) -> int:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     written = 0
     try:
-        with aws_action(f"download s3://{bucket}/{key}"):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            with open(tmp, "wb") as handle:
-                for chunk in iter_chunks(body):
-                    handle.write(chunk)
-                    written += len(chunk)
+        body = open_object(s3, bucket, key, "download").body
+        with aws_action(f"download s3://{bucket}/{key}"), open(tmp, "wb") as handle:
+            for chunk in iter_chunks(body):
+                handle.write(chunk)
+                written += len(chunk)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from ppdw.aws.glue import Glue
+from ppdw.aws.objects import bucket_state
 from ppdw.config.loader import Project
 from ppdw.contracts.job_args import flag, run_arguments, to_argv
 from ppdw.contracts.lambda_env import LambdaEnv
@@ -95,10 +97,8 @@ def job_argv(
 
 
 def deployed_job_arguments(target: TargetContext, job_name: str) -> dict[str, str] | None:
-    glue = target.aws.client("glue")
-    try:
-        job = glue.get_job(JobName=job_name)["Job"]
-    except glue.exceptions.EntityNotFoundException:
+    job = Glue(target.aws, target.account_id, target.region).job(job_name)
+    if job is None:
         return None
     return {str(k): str(v) for k, v in (job.get("DefaultArguments") or {}).items()}
 
@@ -296,13 +296,11 @@ def summarize(layer: str, stats: dict[str, Any]) -> str:
 
 
 def _require_bucket(s3: Any, bucket: str) -> None:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError as exc:
+    if bucket_state(s3, bucket) != "exists":
         raise PpdwError(
             f"bucket {bucket} not found or not accessible",
             "create the core first: ppdw bootstrap-core (then ppdw deploy DATASET)",
-        ) from exc
+        )
 
 
 def prepare_local_target(
@@ -320,7 +318,7 @@ def prepare_local_target(
     names = project.warehouse.names.dataset(dataset)
     s3 = target.aws.client("s3")
     bucket = project.warehouse.names.bucket(target.account_id)
-    if not _bucket_missing(s3, bucket) and is_deployed(target, names):
+    if bucket_state(s3, bucket) == "exists" and is_deployed(target, names):
         return False
     from ppdw.deploy.service import ControlPlane
 
@@ -329,11 +327,3 @@ def prepare_local_target(
     plane.apply(plane.plan_core(), lambda action: say(f"  {action.message}"))
     plane.apply(plane.plan_datasets([dataset]), lambda action: say(f"  {action.message}"))
     return True
-
-
-def _bucket_missing(s3: Any, bucket: str) -> bool:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
-        return True
-    return False

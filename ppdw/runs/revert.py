@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ppdw.aws.objects import bucket_state
 from ppdw.config.loader import Project
 from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import LockedError, UsageError
@@ -46,13 +47,12 @@ def open_silver(target: TargetContext, project: Project, dataset: str) -> undo.S
     names = warehouse.names.dataset(dataset)
     bucket = warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError as exc:
+    # Missing or not ours alike: there is no run of ours to revert.
+    if bucket_state(s3, bucket) != "exists":
         raise UsageError(
             f"nothing to revert: {dataset} has no applied run (bucket {bucket} not found)",
             "a revert undoes a run: run the dataset first (ppdw run DATASET)",
-        ) from exc
+        )
     return undo.Silver(
         s3=s3,
         glue=target.aws.client("glue"),

@@ -37,14 +37,6 @@ def is_deployed(target: TargetContext, names: DatasetNames) -> bool:
     return machines.state_machine(names.state_machine) is not None
 
 
-def _bucket_exists(s3: Any, bucket: str) -> bool:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
-        return False
-    return True
-
-
 def last_run(records: list[RunRecord]) -> RunRecord | None:
     if not records:
         return None
@@ -126,7 +118,7 @@ def dataset_status(target: TargetContext, project: Project, dataset: str) -> dic
     bucket = warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
     deployed = is_deployed(target, names)
-    if not _bucket_exists(s3, bucket):
+    if objects.bucket_state(s3, bucket) != "exists":  # a bucket not ours holds no run of ours
         return _empty(dataset, deployed)
     records = manifest.list_runs(s3, bucket, names)
     latest = last_run(records)

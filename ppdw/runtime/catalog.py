@@ -9,7 +9,7 @@ the layer's crawler, wait (bounded), then fall back to the schema; a stray table
 crawler named after the folder is removed. Either way the result is table `{dataset}`
 with exact types. Partitions go through the batch APIs
 (<= 100 per call) and every error in a batch response is acted on.
-AWS errors are matched through the client's own exception classes: no botocore import.
+This module is the policy only: every Glue call goes through `ppdw.aws.catalog`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from ppdw.aws import catalog as calls
 from ppdw.errors import AwsError
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -115,18 +116,8 @@ def table_input(spec: TableSpec, columns: list[dict[str, str]] | None = None) ->
     }
 
 
-def get_table(glue: Any, database: str, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(glue.get_table(DatabaseName=database, Name=name)["Table"])
-    except glue.exceptions.EntityNotFoundException:
-        return None
-
-
-def _table_names(glue: Any, database: str) -> set[str]:
-    names: set[str] = set()
-    for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
-        names.update(t["Name"] for t in page.get("TableList", []))
-    return names
+#: A table's description, None when it is missing (kept here: readers import it from here).
+get_table = calls.get_table
 
 
 # ------------------------------------------------------------------------- crawler path
@@ -134,7 +125,7 @@ def _table_names(glue: Any, database: str) -> set[str]:
 
 def _latest_crawl_state(glue: Any, crawler: str) -> str | None:
     # ListCrawls gives the state of each crawl; the newest decides.
-    crawls = glue.list_crawls(CrawlerName=crawler).get("Crawls", [])
+    crawls = calls.crawls(glue, crawler)
     if not crawls:
         return None
     newest = max(crawls, key=lambda c: c.get("StartTime") or 0)
@@ -145,17 +136,14 @@ def run_crawler(
     glue: Any, crawler: str, wait_seconds: float, *, sleep: Sleep, clock: Clock
 ) -> bool:
     """Start the crawler and wait (bounded, with backoff); True when it completed."""
-    try:
-        glue.start_crawler(Name=crawler)
-    except glue.exceptions.EntityNotFoundException:
+    # "running": someone else started it, so wait for that crawl.
+    if calls.start_crawler(glue, crawler) == "missing":
         return False
-    except glue.exceptions.CrawlerRunningException:
-        pass  # someone else started it: wait for that crawl
     deadline = clock() + wait_seconds
     delay = 1.0
     while True:
         state = _latest_crawl_state(glue, crawler)
-        crawler_state = glue.get_crawler(Name=crawler)["Crawler"].get("State")
+        crawler_state = calls.crawler_state(glue, crawler)
         if state in ("FAILED", "CANCELLED", "STOPPED", "ERROR"):
             return False
         if state == "COMPLETED" and crawler_state == "READY":
@@ -187,20 +175,18 @@ def ensure_table(
         return "extended" if add_new_columns(glue, spec, existing) else "exists"
     how: str = "schema"
     if table_creation == "crawler" and crawler:
-        before = _table_names(glue, spec.database)
+        before = calls.table_names(glue, spec.database)
         completed = run_crawler(glue, crawler, crawler_wait_seconds, sleep=sleep, clock=clock)
-        made = _table_names(glue, spec.database) - before
+        made = calls.table_names(glue, spec.database) - before
         strays = (made | set(stray_names)) - {spec.name}
-        for stray in sorted(strays & _table_names(glue, spec.database)):
-            glue.delete_table(DatabaseName=spec.database, Name=stray)
+        for stray in sorted(strays & calls.table_names(glue, spec.database)):
+            calls.delete_table(glue, spec.database, stray)
         crawled = get_table(glue, spec.database, spec.name) if completed else None
         if crawled is not None:
             # The crawler's guess may differ from the exact types: impose the schema.
-            glue.update_table(DatabaseName=spec.database, TableInput=table_input(spec))
+            calls.update_table(glue, spec.database, table_input(spec))
             return "crawler"
-    try:
-        glue.create_table(DatabaseName=spec.database, TableInput=table_input(spec))
-    except glue.exceptions.AlreadyExistsException:
+    if not calls.create_table(glue, spec.database, table_input(spec)):
         # A concurrent writer won the race: make sure it has our columns.
         add_new_columns(glue, spec, get_table(glue, spec.database, spec.name) or {})
         how = "exists"
@@ -216,7 +202,7 @@ def add_new_columns(glue: Any, spec: TableSpec, existing: dict[str, Any]) -> lis
     if not added:
         return []
     columns = [{"Name": c["Name"], "Type": c["Type"]} for c in current] + added
-    glue.update_table(DatabaseName=spec.database, TableInput=table_input(spec, columns))
+    calls.update_table(glue, spec.database, table_input(spec, columns))
     return [c["Name"] for c in added]
 
 
@@ -237,12 +223,10 @@ def partition_locations(glue: Any, database: str, name: str) -> dict[str, str]:
     """Registered partitions of a single-key table: value -> location (empty if no table)."""
     if get_table(glue, database, name) is None:
         return {}
-    out: dict[str, str] = {}
-    paginator = glue.get_paginator("get_partitions")
-    for page in paginator.paginate(DatabaseName=database, TableName=name):
-        for part in page.get("Partitions", []):
-            out[part["Values"][0]] = part.get("StorageDescriptor", {}).get("Location", "")
-    return out
+    return {
+        part["Values"][0]: part.get("StorageDescriptor", {}).get("Location", "")
+        for part in calls.partitions(glue, database, name)
+    }
 
 
 def _partition_input(part: Partition, columns: list[dict[str, str]]) -> dict[str, Any]:
@@ -272,12 +256,10 @@ def register_partitions(
     items = list(wanted.values())
     for start in range(0, len(items), BATCH_CREATE_MAX):
         chunk = items[start : start + BATCH_CREATE_MAX]
-        response = glue.batch_create_partition(
-            DatabaseName=database,
-            TableName=name,
-            PartitionInputList=[_partition_input(p, columns) for p in chunk],
+        errors = calls.batch_create_partitions(
+            glue, database, name, [_partition_input(p, columns) for p in chunk]
         )
-        failed = {tuple(e.get("PartitionValues", [])): e for e in response.get("Errors", [])}
+        failed = {tuple(e.get("PartitionValues", [])): e for e in errors}
         for part in chunk:
             error = failed.get((part.value,))
             if error is None:
@@ -304,12 +286,7 @@ def _current_locations(
     out: dict[str, str] = {}
     for start in range(0, len(values), 1000):
         chunk = values[start : start + 1000]
-        response = glue.batch_get_partition(
-            DatabaseName=database,
-            TableName=name,
-            PartitionsToGet=[{"Values": [v]} for v in chunk],
-        )
-        for part in response.get("Partitions", []):
+        for part in calls.batch_get_partitions(glue, database, name, chunk):
             out[part["Values"][0]] = part.get("StorageDescriptor", {}).get("Location", "")
     return out
 
@@ -323,15 +300,11 @@ def _update_partitions(
 ) -> None:
     for start in range(0, len(partitions), BATCH_UPDATE_MAX):
         chunk = partitions[start : start + BATCH_UPDATE_MAX]
-        response = glue.batch_update_partition(
-            DatabaseName=database,
-            TableName=name,
-            Entries=[
-                {"PartitionValueList": [p.value], "PartitionInput": _partition_input(p, columns)}
-                for p in chunk
-            ],
-        )
-        errors = response.get("Errors", [])
+        entries = [
+            {"PartitionValueList": [p.value], "PartitionInput": _partition_input(p, columns)}
+            for p in chunk
+        ]
+        errors = calls.batch_update_partitions(glue, database, name, entries)
         if errors:
             first = errors[0]
             values = ",".join(first.get("PartitionValueList", []))

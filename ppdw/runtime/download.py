@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from ppdw.aws import streams
-from ppdw.aws.errors import AWS_ERRORS, ClientError, error_code
+from ppdw.aws import objects, streams
+from ppdw.aws.errors import AWS_ERRORS
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.runtime.redact import redact_text, redact_url
 
@@ -250,22 +250,21 @@ def _open_s3(source: str, s3: Any) -> _Opened:
     parts = urlsplit(source)
     bucket, key = parts.netloc, parts.path.lstrip("/")
     try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        code = error_code(error)
+        opened = objects.open_object(s3, bucket, key)
+    except objects.ObjectReadError as error:
+        code = error.code
         if code in ("NoSuchKey", "404", "NoSuchBucket", "403", "AccessDenied"):
             raise DataQualityError(
                 "source_missing", f"source s3://{bucket}/{key} cannot be read ({code})"
             ) from None
-        raise _Retryable(f"S3 GetObject failed: {code}") from None
-    except AWS_ERRORS as error:  # no answer at all (the ClientErrors are handled above)
-        raise _Retryable(f"S3 GetObject failed: {error}") from None
+        # No code: no answer at all; the message then is the transport's own.
+        raise _Retryable(f"S3 GetObject failed: {code or error.__cause__}") from None
     return _Opened(
-        response["Body"],
+        opened.body,
         safe_file_name(key) or "download",
-        int(response["ContentLength"]),
-        str(response.get("ETag", "")).strip('"') or None,
-        _http_date(response.get("LastModified")),
+        opened.size,
+        opened.etag,
+        _http_date(opened.last_modified),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ppdw.aws import catalog as glue_calls
 from ppdw.contracts.run_record import RunRecord
 from ppdw.errors import AwsError, UsageError
 from ppdw.naming import DatasetNames
@@ -261,12 +262,10 @@ def _unregister(silver: Silver, values: list[str]) -> None:
     """Remove Glue partitions (at most 25 per BatchDeletePartition); every error raised."""
     for start in range(0, len(values), 25):
         chunk = values[start : start + 25]
-        response = silver.glue.batch_delete_partition(
-            DatabaseName=silver.database,
-            TableName=silver.names.table,
-            PartitionsToDelete=[{"Values": [ym]} for ym in chunk],
+        errors = glue_calls.batch_delete_partitions(
+            silver.glue, silver.database, silver.names.table, chunk
         )
-        for error in response.get("Errors", []):
+        for error in errors:
             detail = error.get("ErrorDetail", {})
             if detail.get("ErrorCode") == "EntityNotFoundException":
                 continue  # gone already: an earlier attempt removed it

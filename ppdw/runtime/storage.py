@@ -70,7 +70,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
 
 def write_parquet(s3: Any, bucket: str, key: str, table: pa.Table) -> Written:
     body = to_parquet_bytes(table)
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+    objects.put_bytes(s3, bucket, key, body, "application/vnd.apache.parquet")
     return Written(key=key, rows=table.num_rows, bytes=len(body))
 
 
@@ -101,8 +101,7 @@ def read_parquet(s3: Any, bucket: str, key: str, columns: Sequence[str] | None =
     """Read one object whole (or only `columns`, by ranged GETs)."""
     if columns is not None:
         return open_parquet(s3, bucket, key).read(columns=list(columns))
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return pq.read_table(io.BytesIO(body))
+    return pq.read_table(io.BytesIO(objects.read_object(s3, bucket, key)))
 
 
 def read_parquet_keys(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ppdw.config.loader import Project, load_project
 from ppdw.config.models import SPARK_ABOVE_MB
@@ -108,16 +109,13 @@ def test_deploy_gives_the_jobs_every_argument_they_read(project: Project) -> Non
 class _Glue:
     """The Glue client the local runner asks for the deployed job's DefaultArguments."""
 
-    class exceptions:
-        class EntityNotFoundException(Exception):
-            pass
-
     def __init__(self, deployed: dict[str, dict[str, str]]) -> None:
         self.deployed = deployed
 
     def get_job(self, JobName: str) -> dict[str, Any]:
         if JobName not in self.deployed:
-            raise self.exceptions.EntityNotFoundException(JobName)
+            error = {"Error": {"Code": "EntityNotFoundException", "Message": JobName}}
+            raise ClientError(error, "GetJob")  # type: ignore[arg-type]
         return {"Job": {"Name": JobName, "DefaultArguments": self.deployed[JobName]}}
 
 
