@@ -33,17 +33,20 @@ _VERSION = "1"
 def inputs_digest(project_root: Path, dataset: str) -> str:
     """sha256 over the names and contents of the files the dataset's stack is built from."""
     folder = project_root / DATASETS_DIR / dataset
-    files = sorted(
+    package = sorted(
         path
         for path in PACKAGE_DIR.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
     config = (project_root / WAREHOUSE_FILE).parent
-    files += sorted(p for p in config.rglob("*") if p.is_file())
-    files += [folder / rel for rel in DATASET_FILES if (folder / rel).is_file()]
+    project = sorted(p for p in config.rglob("*") if p.is_file())
+    project += [folder / rel for rel in DATASET_FILES if (folder / rel).is_file()]
     digest = hashlib.sha256(f"ppdw-local-receipt {_VERSION}\n".encode())
-    for path in files:
-        digest.update(f"{path.as_posix()}\n".encode())
+    # Names relative to their roots: a moved checkout or project keeps its receipts.
+    named = [(p.relative_to(PACKAGE_DIR), p) for p in package]
+    named += [(p.relative_to(project_root), p) for p in project]
+    for name, path in named:
+        digest.update(f"{name.as_posix()}\n".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
