@@ -34,6 +34,10 @@ MANAGED_TAG = "ppdw:managed"
 DATASET_TAG = "ppdw:dataset"
 
 
+#: File name of the local target's deploy receipt, in each dataset's scripts prefix.
+LOCAL_RECEIPT = "local-deploy-receipt.json"
+
+
 def is_valid_dataset_name(name: str) -> bool:
     return bool(_DATASET_RE.match(name)) and "__" not in name
 
@@ -202,6 +206,12 @@ class DatasetNames:
     @property
     def scripts_prefix(self) -> str:
         return f"scripts/{self.dataset}/"
+
+    @property
+    def local_receipt_key(self) -> str:
+        """The local target's deploy receipt (`ppdw.targets.receipt`); under the scripts
+        prefix, so destroying the stack removes it."""
+        return f"{self.scripts_prefix}{LOCAL_RECEIPT}"
 
     @property
     def log_groups(self) -> tuple[str, ...]:

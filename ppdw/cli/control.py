@@ -24,6 +24,7 @@ from ppdw.cli.plan_apply import (
 )
 from ppdw.cli.render import plural
 from ppdw.errors import ExitCode, UsageError
+from ppdw.targets import receipt
 
 if TYPE_CHECKING:
     from ppdw.config.loader import Project
@@ -144,6 +145,8 @@ def deploy(
                 level=require_approval,
                 yes=yes,
             )
+            for name in chosen:  # the local target's note that these stacks are current
+                receipt.record(target, project.warehouse.names, project.root, name)
             changes = 0
     if changes:
         raise typer.Exit(int(ExitCode.CHANGES))

@@ -37,7 +37,7 @@ def _state_dir(ctx: typer.Context) -> Path:
 
 
 def _refuse_if_served(directory: Path, doing: str) -> None:
-    from ppdw.targets.local import live_server
+    from ppdw.targets.server_info import live_server
 
     server = live_server(directory)
     if server is not None:

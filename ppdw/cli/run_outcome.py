@@ -50,7 +50,7 @@ def after_interrupt(
     """Ctrl-C: say what was kept and the command that resumes."""
     from ppdw.runs.report import after_interrupt as kept_after
     from ppdw.runtime.manifest import format_time
-    from ppdw.targets.local import live_server
+    from ppdw.targets.server_info import live_server
     from ppdw.targets.state import state_dir
 
     names = project.warehouse.names.dataset(request.dataset)

@@ -135,19 +135,15 @@ def local_request(
 ) -> tuple[RunRequest, str]:
     """The local runner's request, checked against the warehouse (deployed on the way if
     needed, drift, resumability, run order), and the source as the header names it."""
-    from ppdw.runs.drift import guard_drift
     from ppdw.runs.guards import checked_request
-    from ppdw.runs.local import RunRequest, check_resumable, prepare_local_target, resolve_source
+    from ppdw.runs.local import RunRequest, check_resumable, resolve_source
     from ppdw.runs.report import describe_source
 
     if flags.no_wait:
         raise UsageError("--no-wait needs --runner stepfunctions")
     dataset, fresh = flags.dataset, flags.from_step == "raw"
     resolved = resolve_source(flags.source, project, target, dataset) if fresh else None
-    if not prepare_local_target(target, project, dataset, say=say):
-        # On local the stack is there now (prepare checked it): no second existence check.
-        deployed = True if target.kind == "local" else None
-        guard_drift(target, project, dataset, ignore=flags.ignore_drift, say=say, deployed=deployed)
+    _check_stack(target, project, dataset, flags.ignore_drift, say)
     request = RunRequest(
         dataset=dataset,
         run_id=run_id_of(flags, run_time),
@@ -163,3 +159,27 @@ def local_request(
     if not fresh:
         return request, f"raw data of run {request.run_id}"
     return request, describe_source(project, dataset, flags.source, target.kind == "local")
+
+
+def _check_stack(
+    target: TargetContext,
+    project: Project,
+    dataset: str,
+    ignore_drift: bool,
+    say: Callable[[str], None],
+) -> None:
+    """The dataset's stack exists (deployed on `local` if missing) and matches its config
+    (`guard_drift`), unless the local target holds a receipt for exactly these inputs."""
+    from ppdw.runs.drift import guard_drift
+    from ppdw.runs.local import prepare_local_target
+    from ppdw.targets import receipt
+
+    names, root = project.warehouse.names, project.root
+    if receipt.holds(target, names, root, dataset):
+        return
+    if not prepare_local_target(target, project, dataset, say=say):
+        # On local the stack is there now (prepare checked it): no second existence check.
+        deployed = True if target.kind == "local" else None
+        guard_drift(target, project, dataset, ignore=ignore_drift, say=say, deployed=deployed)
+    if not ignore_drift:
+        receipt.record(target, names, root, dataset)

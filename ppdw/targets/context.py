@@ -21,6 +21,9 @@ class TargetContext:
     region: str
     #: Athena is served here (AWS targets unless their config says `athena: false`).
     athena: bool = False
+    #: The local state is loaded in this process alone (not served, not read-only): only
+    #: this process can change the stacks it holds until it closes.
+    exclusive: bool = False
     _on_close: list[Callable[[bool], None]] = field(default_factory=list)
 
     def on_close(self, callback: Callable[[bool], None]) -> None:

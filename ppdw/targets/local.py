@@ -14,24 +14,27 @@ Two modes:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
-from ppdw.errors import TargetError, UsageError
-from ppdw.targets import bodies
+from ppdw.errors import TargetError
+from ppdw.targets import bodies, receipt
 from ppdw.targets.context import TargetContext
 from ppdw.targets.lock import StateLock
+from ppdw.targets.server_info import (
+    ServerInfo,
+    check_port_free,
+    live_server,
+    remove_server,
+    write_server,
+)
 from ppdw.targets.state import (
     STATE_FILE,
     SaveReport,
@@ -45,17 +48,10 @@ from ppdw.targets.state import (
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 #: Fast mode: moto does not reset boto3's default session on start (see facts/moto.md).
 MOTO_CONFIG: dict[str, dict[str, object]] = {"core": {"reset_boto3_session": False}}
-SERVER_FILE = "server.json"
 
 log = logging.getLogger(__name__)
 
 _ENV_CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    endpoint: str
-    pid: int
 
 
 def local_session(region: str, endpoint_url: str | None = None) -> AwsSession:
@@ -100,58 +96,6 @@ def _apply(values: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-
-
-# -- a running `ppdw local serve` --------------------------------------------------------
-
-
-def read_server(directory: Path) -> ServerInfo | None:
-    try:
-        info = json.loads((directory / SERVER_FILE).read_text())
-        return ServerInfo(endpoint=str(info["endpoint"]), pid=int(info["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def write_server(directory: Path, info: ServerInfo) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"endpoint": info.endpoint, "pid": info.pid})
-    (directory / SERVER_FILE).write_text(text)
-
-
-def remove_server(directory: Path) -> None:
-    (directory / SERVER_FILE).unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def endpoint_answers(endpoint: str, timeout: float = 0.5) -> bool:
-    parts = urlsplit(endpoint)
-    if parts.hostname is None or parts.port is None:
-        return False
-    try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def live_server(directory: Path) -> ServerInfo | None:
-    """The server of this state directory, if its process is alive and it answers."""
-    info = read_server(directory)
-    if info is None or info.pid == os.getpid():
-        return None
-    if pid_alive(info.pid) and endpoint_answers(info.endpoint):
-        return info
-    return None
 
 
 # -- opening the target ------------------------------------------------------------------
@@ -245,7 +189,9 @@ def _embedded(name: str, region: str, directory: Path) -> TargetContext:
     except BaseException:
         _run_all(reversed(undo))
         raise
-    target = TargetContext(name=name, kind="local", aws=aws, account_id=account, region=region)
+    target = TargetContext(
+        name=name, kind="local", aws=aws, account_id=account, region=region, exclusive=True
+    )
     target.on_close(lambda ok: _close(ok, directory, store, undo))
     return target
 
@@ -328,19 +274,6 @@ def _run_all(steps: Iterable[Callable[[], None]]) -> None:
 # -- serve -------------------------------------------------------------------------------
 
 
-def check_port_free(host: str, port: int) -> None:
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                "choose another port with --port (0 picks a free one)",
-            ) from None
-
-
 def serve_state(
     warehouse: Warehouse,
     directory: Path,
@@ -383,8 +316,10 @@ def _serve_loaded(
         bound_host, bound_port = server.get_host_and_port()
         endpoint = f"http://{_url_host(bound_host)}:{bound_port}"
         write_server(directory, ServerInfo(endpoint=endpoint, pid=os.getpid()))
-        account = caller_account(local_session(warehouse.region, endpoint))
-        ready(endpoint, warehouse.names.bucket(account), directory)
+        session = local_session(warehouse.region, endpoint)
+        bucket = warehouse.names.bucket(caller_account(session))
+        receipt.forget_all(session.client("s3"), bucket)  # served: others may change stacks
+        ready(endpoint, bucket, directory)
         while not stop.wait(0.2):
             pass
     finally:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -75,3 +77,65 @@ def test_aws_run_refuses_a_drifted_stack_unless_told(project: Path) -> None:
     assert code == 0, err
     assert out.strip().endswith(":nsde-20261101-060000")
     assert s3.get_object(Bucket=bucket, Key=DEPLOYED_CONFIG)["Body"].read() == before
+
+
+NSDE_3 = "fda/nsde/sample/2026-11-03/Comprehensive_NDC_SPL_Data_Elements_File.zip"
+
+
+def test_local_runs_from_unchanged_inputs_skip_the_stack_checks(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run checks the stack and leaves a receipt of its inputs; the next run with
+    the same inputs trusts it; an edit makes the run check (and redeploy) again."""
+    from ppdw.runs import drift, local
+
+    monkeypatch.chdir(project)
+    checks: list[str] = []
+
+    def counted(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            checks.append(name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(
+        local, "prepare_local_target", counted("prepare", local.prepare_local_target)
+    )
+    monkeypatch.setattr(drift, "guard_drift", counted("drift", drift.guard_drift))
+
+    code, _, err = invoke(project, "run", "nsde", "--as-of", "2026-11-01T06:00:00Z")
+    assert code == 0, err
+    assert checks == ["prepare"]  # deployed on the way: already exactly the config's
+    receipt = snapshot(project)["objects"]["scripts/nsde/local-deploy-receipt.json"]
+    assert len(json.loads(receipt)["inputs_sha256"]) == 64
+
+    code, _, err = invoke(
+        project, "run", "nsde", "--as-of", "2026-11-02T06:00:00Z", "--source", NSDE_2
+    )
+    assert code == 0, err
+    assert checks == ["prepare"]  # same inputs: no second look at the stack
+
+    edit_json(project / "fda/nsde/config/dataset.json", "business_key", ["ndc11", "item_code"])
+    code, _, err = invoke(
+        project, "run", "nsde", "--as-of", "2026-11-03T06:00:00Z", "--source", NSDE_3
+    )
+    assert checks == ["prepare", "prepare", "drift"]
+    assert "nsde: config changed (business_key), redeployed" in err
+
+
+def test_serving_the_local_state_forgets_the_receipts(project: Path) -> None:
+    """While served, other clients may change a stack: the next run checks it again."""
+    import threading
+
+    from ppdw.targets.local import serve_state, state_dir
+
+    code, _, err = invoke(project, "run", "nsde", "--as-of", "2026-11-01T06:00:00Z")
+    assert code == 0, err
+    assert "scripts/nsde/local-deploy-receipt.json" in snapshot(project)["objects"]
+    stop = threading.Event()
+    warehouse = sup.load(project).warehouse
+    serve_state(
+        warehouse, state_dir(project), "127.0.0.1", 0, ready=lambda *_: stop.set(), stop=stop
+    )
+    assert "scripts/nsde/local-deploy-receipt.json" not in snapshot(project)["objects"]

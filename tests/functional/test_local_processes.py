@@ -18,7 +18,7 @@ import pytest
 from ppdw.config.loader import load_project
 from ppdw.errors import LockedError
 from ppdw.targets import TargetContext, open_target
-from ppdw.targets.local import SERVER_FILE
+from ppdw.targets.server_info import SERVER_FILE
 from ppdw.targets.state import state_dir
 
 BUCKET = "pp-dw-123456789012"
