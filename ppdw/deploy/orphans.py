@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ppdw.aws import listing
 from ppdw.config.loader import Project
 from ppdw.deploy.plan import Action
 from ppdw.deploy.resources import ResourceType
@@ -64,13 +65,8 @@ def dataset_of(name: str, template: str) -> str | None:
 
 
 def _listed(target: TargetContext) -> dict[ResourceType, Callable[[], Iterator[str]]]:
-    aws = target.aws
-
     def pages(service: str, operation: str, key: str, field: str) -> Iterator[str]:
-        paginator = aws.client(service).get_paginator(operation)
-        for page in paginator.paginate():
-            for item in page.get(key, []):
-                yield str(item[field])
+        return listing.names(target.aws, service, operation, key, field)
 
     return {
         "function": lambda: pages("lambda", "list_functions", "Functions", "FunctionName"),

@@ -105,11 +105,11 @@ def fetch(
         progress=progress,
     )
     document = _manifest(config, run_id, run_time, shown, got, force)
-    if _unchanged(last, got.sha256, run_id) and not force:
-        assert last is not None
+    since = None if force else _unchanged_since(last, got.sha256, run_id)
+    if since is not None:
         objects.delete_keys(s3, bucket, [got.key])
-        document.update(status="unchanged", unchanged_since=last.get("run_id"), members=[])
-        log.info("source unchanged since run %s (sha256 %s)", last.get("run_id"), got.sha256)
+        document.update(status="unchanged", unchanged_since=since, members=[])
+        log.info("source unchanged since run %s (sha256 %s)", since, got.sha256)
         return FetchResult("unchanged", run_id, document["run_time"], document, [])
     members = _members(s3, config, got, run_prefix, extract_progress)
     document["members"] = [m.as_dict() for m in members]
@@ -204,10 +204,11 @@ def _clear_run_folder(s3: Any, bucket: str, names: DatasetNames, run_id: str) ->
     objects.delete_prefix(s3, bucket, names.raw_run_prefix(run_id))
 
 
-def _unchanged(last: LastSuccess | None, sha256: str, run_id: str) -> bool:
-    if last is None:
-        return False
-    return last.get("source_sha256") == sha256 and last.get("run_id") != run_id
+def _unchanged_since(last: LastSuccess | None, sha256: str, run_id: str) -> str | None:
+    """The last applied run, when it fetched these same bytes (and is not this run)."""
+    if last is None or last.get("source_sha256") != sha256 or last.get("run_id") == run_id:
+        return None
+    return last.get("run_id")
 
 
 def check_run_order(

@@ -73,17 +73,11 @@ def merge(
     _check_order(dates if live is None else dates.take(live), moment)
     aligned = align_schema(current, snapshot, dataset)
     current, snapshot, tracked = aligned.current, aligned.snapshot, aligned.tracked
-    pairs = _pair_by_lookup(snapshot, current, keys, live)
-    if pairs is None:
-        if live is not None:
-            current = current.take(live)
-        pairs = _pair_by_join(snapshot, current, keys)
-    new_s, gone_c, both_s, both_c = pairs
+    current, (new_s, gone_c, both_s, both_c) = _pairs(snapshot, current, keys, live)
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
     changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
     rehashed = _rehashed(current, both_c, changed, tracked, look=upgrade_hashes)
-    tombstone = dataset.silver.deletes == "tombstone"
-    if not tombstone:
+    if dataset.silver.deletes != "tombstone":
         gone_c = gone_c.slice(0, 0)
     guard_deletes(len(gone_c), live_rows, dataset, force)
 
@@ -181,6 +175,19 @@ def _live_rows(current: pa.Table) -> pa.Array | None:
     if flags.null_count == 0 and (current.num_rows == 0 or pc.all(flags).as_py()):
         return None
     return pc.indices_nonzero(pc.fill_null(flags, False))
+
+
+def _pairs(
+    snapshot: pa.Table, current: pa.Table, keys: list[str], live: pa.Array | None
+) -> tuple[pa.Table, _Pairs]:
+    """The pairs, by lookup where it applies, else by a join over the live rows only (then
+    `current` is returned as those rows, the positions the pairs refer to)."""
+    pairs = _pair_by_lookup(snapshot, current, keys, live)
+    if pairs is not None:
+        return current, pairs
+    if live is not None:
+        current = current.take(live)
+    return current, _pair_by_join(snapshot, current, keys)
 
 
 def _pair_by_lookup(
