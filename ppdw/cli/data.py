@@ -38,10 +38,9 @@ def run(
     Example: ppdw run nsde --as-of 2026-11-01T06:00:00Z
     """
     flags = run_request.RunFlags(
-        dataset=dataset, source=source, as_of=as_of, run_id=run_id,
-        runner=runner.value if runner else None, from_step=from_step.value, no_wait=no_wait,
-        force=force, engine=engine.value if engine else None, ignore_drift=ignore_drift,
-    )  # fmt: skip
+        dataset=dataset, source=source, as_of=as_of, run_id=run_id, no_wait=no_wait,
+        runner=runner.value if runner else None, from_step=from_step.value, force=force,
+        engine=engine.value if engine else None, ignore_drift=ignore_drift)  # fmt: skip
     project = context.load_project(ctx)
     run_time = run_request.check_flags(project, flags)
     with context.open_target(ctx, project) as target:

@@ -10,6 +10,7 @@ commits a run is fenced by the dataset's lease. Both engines commit through here
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -67,6 +68,34 @@ def switch_partitions(ctx: JobContext, targets: list[str], schema: pa.Schema) ->
             if not key.startswith(keep)
         ]
         storage.delete_keys(ctx.s3, ctx.bucket, stale)
+
+
+def commit_run(
+    ctx: JobContext,
+    stats: dict[str, Any],
+    targets: list[str],
+    schema: pa.Schema | None,
+    hooks: Mapping[str, Callable[[], None]],
+) -> dict[str, Any]:
+    """Commit a merged run whose version folders are written: record the step
+    `committing` with its stats (what a killed attempt's retry finishes from), switch the
+    partitions, move the last-success pointer. `hooks["before_register"]`, if given, runs
+    between the record and the switch (tests kill the step there)."""
+    ctx.check_lease()
+    manifest.update_step(
+        ctx.s3,
+        ctx.bucket,
+        ctx.names,
+        ctx.args.run_id,
+        "silver",
+        {"status": manifest.COMMITTING, "stats": stats},
+    )
+    if "before_register" in hooks:
+        hooks["before_register"]()
+    if targets and schema is not None:
+        switch_partitions(ctx, targets, schema)
+    finish(ctx)
+    return stats
 
 
 def finish(ctx: JobContext) -> None:

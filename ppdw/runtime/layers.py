@@ -308,21 +308,8 @@ def arrow_merge_and_commit(
         written.append(done)
     files, size = len(written), sum(w.bytes for w in written)
     stats.update(partitions=targets, files_written=files, bytes_written=size)
-    ctx.check_lease()
-    manifest.update_step(
-        ctx.s3,
-        ctx.bucket,
-        ctx.names,
-        ctx.args.run_id,
-        "silver",
-        {"status": manifest.COMMITTING, "stats": stats},
-    )
-    if "before_register" in hooks:
-        hooks["before_register"]()
-    if targets:
-        commit.switch_partitions(ctx, targets, pa.unify_schemas(schemas))
-    commit.finish(ctx)
-    return stats
+    schema = pa.unify_schemas(schemas) if schemas else None
+    return commit.commit_run(ctx, stats, targets, schema, hooks)
 
 
 def hashes_may_be_old(ctx: JobContext) -> bool:

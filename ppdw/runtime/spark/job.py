@@ -15,7 +15,7 @@ from typing import Any
 from ppdw.aws import objects
 from ppdw.errors import PpdwError
 from ppdw.naming import partition_datetime
-from ppdw.runtime import catalog, commit, layers, manifest, storage
+from ppdw.runtime import catalog, commit, layers, storage
 from ppdw.runtime.catalog import Partition, TableSpec
 from ppdw.runtime.context import JobContext
 from ppdw.runtime.readers import SourceFormat
@@ -96,22 +96,7 @@ def merge_and_commit(
     )
     with task_store(ctx.bucket, ctx.s3, _session(ctx)) as store:
         outcome = silver.apply(get_session(), store, request)
-    stats = outcome.stats
-    ctx.check_lease()
-    manifest.update_step(
-        ctx.s3,
-        ctx.bucket,
-        ctx.names,
-        ctx.args.run_id,
-        "silver",
-        {"status": manifest.COMMITTING, "stats": stats},
-    )
-    if "before_register" in hooks:
-        hooks["before_register"]()
-    if outcome.targets and outcome.schema is not None:
-        commit.switch_partitions(ctx, outcome.targets, outcome.schema)
-    commit.finish(ctx)
-    return stats
+    return commit.commit_run(ctx, outcome.stats, outcome.targets, outcome.schema, hooks)
 
 
 def _all_months(ctx: JobContext, locations: dict[str, str]) -> list[str]:
