@@ -157,7 +157,8 @@ def diff_tables(document: dict[str, Any], limit: int = DIFF_ROWS) -> None:
         f"({document['run']['run_time']}) against "
         + (f"run {start['run_id']} ({start['run_time']})" if start else "an empty silver")
     )
-    counts = Table(title=title, title_justify="left")
+    console.print(title, markup=False, highlight=False, soft_wrap=True)  # one line
+    counts = Table()
     for kind in diff.counts:
         counts.add_column(kind, justify="right")
     counts.add_row(*(count(v) for v in diff.counts.values()))

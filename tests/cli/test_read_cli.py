@@ -97,6 +97,10 @@ def test_people_see_tables_with_thousands_separators(three_runs: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert RUNS[0] in result.stdout
     assert "succeeded" in result.stdout
+    result = cli(three_runs, "diff", "nsde")
+    assert result.exit_code == 0, result.stderr
+    header = f"nsde: run {RUNS[2]} ({TIMES[2]}) against run {RUNS[1]} ({TIMES[1]})"
+    assert result.stdout.splitlines()[0] == header  # one line, not folded to the table
 
 
 def test_query_writes_csv_and_parquet_and_respects_limit(three_runs: Path, tmp_path: Path) -> None:
