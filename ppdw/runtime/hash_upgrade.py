@@ -36,8 +36,7 @@ import pyarrow.compute as pc
 from ppdw.runtime.hashing import (
     PLAIN_CAST_MAX_SCALE,
     RECORD_HASH_FORM,
-    canonical_text,
-    md5_hex,
+    record_hash,
     unscaled_text,
 )
 from ppdw.runtime.schema import RECORD_HASH
@@ -118,7 +117,7 @@ def stale_hashes(
         return none
     versions = current.take(candidates)
     stored = versions.column(RECORD_HASH)
-    new = md5_hex(canonical_text(versions, tracked))
+    new = record_hash(versions, tracked)
     outdated = pc.fill_null(pc.not_equal(stored, new), True).combine_chunks()
     if not pc.any(outdated).as_py():
         return none
@@ -127,7 +126,7 @@ def stale_hashes(
     # Only an old form's own hash is replaced; any other hash is left as it was written.
     upgrade = pa.chunked_array([pa.repeat(pa.scalar(False), versions.num_rows)])
     for form in _OLD_FORMS:
-        old = md5_hex(canonical_text(versions, tracked, decimals=form))
+        old = record_hash(versions, tracked, decimals=form)
         upgrade = pc.or_(upgrade, pc.fill_null(pc.equal(stored, old), False))
     upgrade = upgrade.combine_chunks()
     return candidates.filter(outdated).filter(upgrade), new.filter(upgrade)

@@ -9,7 +9,19 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from ppdw.runtime import hashing
 from ppdw.runtime.hashing import canonical_text, md5_hex, record_hash
+
+
+@pytest.fixture(autouse=True, params=["duckdb", "arrow"])
+def hash_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both paths: DuckDB's join and md5 (where DuckDB is
+    importable) and the Arrow and hashlib path (Glue's environment, which has no DuckDB)."""
+    if request.param == "arrow":
+        monkeypatch.setattr(hashing, "_duckdb", lambda: None)
+    else:
+        assert hashing._duckdb() is not None, "DuckDB is a dependency of ppdw"
+    return str(request.param)
 
 
 def golden_rows() -> pa.Table:
@@ -215,3 +227,19 @@ def test_hashes_are_32_lowercase_hex_for_chunked_input() -> None:
 
 def test_md5_hex_of_empty_input() -> None:
     assert md5_hex(pa.array([], pa.string())).to_pylist() == []
+
+
+def test_nul_bytes_and_non_ascii_values_hash_as_their_utf8_text() -> None:
+    table = pa.table({"a": ["x\x00y", "\u00e9\u4e2d", "\x00"], "b": ["", None, "\U0001f600"]})
+    texts = ["a\x1fx\x00y\x1eb\x1f", "a\x1f\u00e9\u4e2d", "a\x1f\x00\x1eb\x1f\U0001f600"]
+    expected = [hashlib.md5(text.encode("utf-8")).hexdigest() for text in texts]
+    assert record_hash(table, ["a", "b"]).to_pylist() == expected
+
+
+def test_many_chunks_keep_their_row_order() -> None:
+    values = [f"v{i}" for i in range(50_000)]
+    table = pa.Table.from_batches(
+        [pa.record_batch({"a": values[at : at + 777]}) for at in range(0, len(values), 777)]
+    )
+    expected = [hashlib.md5(f"a\x1f{v}".encode()).hexdigest() for v in values]
+    assert record_hash(table, ["a"]).to_pylist() == expected

@@ -33,7 +33,7 @@ from ppdw.runtime.schema import (
     silver_schema,
     utc_ms,
 )
-from ppdw.runtime.silver.result import MergeResult, MergeStats, row_numbers, sort_by_key
+from ppdw.runtime.silver.result import MergeResult, MergeStats, row_numbers
 from ppdw.runtime.silver.versions import Stamp
 
 if TYPE_CHECKING:
@@ -87,8 +87,9 @@ def merge(
     closing = current.take(pa.concat_arrays([changed_c, gone_c]))
     deletes = stamp.tombstone(current.take(gone_c))
     schema = current.schema
-    new_versions = sort_by_key(pa.concat_tables([inserts, updates, deletes]).cast(schema), keys)
-    closed = sort_by_key(stamp.close(closing), keys)
+    # In snapshot order: `apply_to_partition` sorts each partition it writes, once.
+    new_versions = pa.concat_tables([inserts, updates, deletes]).cast(schema)
+    closed = stamp.close(closing)
     stats = replace(
         base_stats or MergeStats(rows_read=snapshot.num_rows),
         inserts=inserts.num_rows,
