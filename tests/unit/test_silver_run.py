@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
 
+from ppdw.errors import DataQualityError
 from ppdw.runtime.silver import (
     apply_run,
     apply_to_partition,
@@ -66,3 +69,41 @@ def test_a_run_that_changes_nothing_rewrites_no_partition() -> None:
     again = apply_run(current, bronze_table([A1]), dataset, T2, run_id="r2")
     assert again.targets == []
     assert again.stats["unchanged"] == 1
+
+
+C1 = {"k": "c", "name": "Gamma", "size": 3}
+T1B = datetime(2020, 1, 20, 6, 0, 0, tzinfo=UTC)
+
+
+def test_a_partition_keeps_its_rows_where_they_stand_and_appends_the_new_versions() -> None:
+    dataset = make_dataset()
+    first = apply_run(None, bronze_table([C1, A1, B1]), dataset, T1, run_id="r1")
+    before = dict(first.partitions(lambda ym: None))["2020-01"]
+    run = apply_run(before, bronze_table([C1, A1, B2]), dataset, T1B, run_id="r2")
+    after = dict(run.partitions({"2020-01": before}.get))["2020-01"]
+
+    # The first run's rows, in its (source) order, then the new version of b.
+    assert after.column("k").to_pylist() == ["c", "a", "b", "b"]
+    # Only the closed version's end date and flag changed; every other value is as it was.
+    unchanged = [c for c in before.column_names if c not in ("record_end_date", "is_current")]
+    assert after.slice(0, 3).select(unchanged).equals(before.select(unchanged))
+    assert after.column("is_current").to_pylist() == [True, True, False, True]
+    ends = after.column("record_end_date").to_pylist()
+    assert ends[:2] == before.column("record_end_date").to_pylist()[:2]
+    assert ends[2] == T1B
+    assert after.column("change_type").to_pylist()[3] == "UPDATE"
+
+
+def test_a_closed_version_missing_from_its_partition_is_refused() -> None:
+    dataset = make_dataset()
+    first = apply_run(None, bronze_table([A1, B1]), dataset, T1, run_id="r1")
+    before = dict(first.partitions(lambda ym: None))["2020-01"]
+    run = apply_run(before, bronze_table([A1, B2]), dataset, T1B, run_id="r2")
+    # The partition file no longer holds b's current version (edited, or silver moved on).
+    without_b = before.filter(pc.equal(before.column("k"), "a"))
+    with pytest.raises(DataQualityError, match="nothing was written"):
+        dict(run.partitions({"2020-01": without_b}.get))
+    # ... and one holding it twice is refused as well.
+    twice = pa.concat_tables([before, before.filter(pc.equal(before.column("k"), "b"))])
+    with pytest.raises(DataQualityError, match="nothing was written"):
+        dict(run.partitions({"2020-01": twice}.get))

@@ -87,7 +87,7 @@ def merge(
     closing = current.take(pa.concat_arrays([changed_c, gone_c]))
     deletes = stamp.tombstone(current.take(gone_c))
     schema = current.schema
-    # In snapshot order: `apply_to_partition` sorts each partition it writes, once.
+    # In snapshot order, the order `apply_to_partition` appends them in.
     new_versions = pa.concat_tables([inserts, updates, deletes]).cast(schema)
     closed = stamp.close(closing)
     stats = replace(

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ppdw.errors import DataQualityError
 from ppdw.naming import year_month
 from ppdw.runtime.hashing import record_hash
 from ppdw.runtime.schema import (
@@ -32,7 +34,7 @@ from ppdw.runtime.schema import (
     conform,
     utc_ms,
 )
-from ppdw.runtime.silver.result import MergeResult, rehashed_versions, sort_by_key
+from ppdw.runtime.silver.result import MergeResult, rehashed_versions, row_numbers
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,14 @@ class Stamp:
 
 
 def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_month: str) -> pa.Table:
-    """New full content of partition `year_month`: `existing` with this run's closed
-    versions replaced, plus this run's new versions of that month; nothing else changes."""
+    """New full content of partition `year_month`: `existing` with the versions this run
+    closes (or rehashes) updated where they stand, then this run's new versions of that
+    month; nothing else changes.
+
+    Rows stay in the order they were written: a run appends its new versions after the
+    partition's rows and rewrites only `record_end_date` and `is_current` of the versions
+    it closes (`record_hash` of those it rehashes), column by column, so the string data
+    of the partition is never copied or re-sorted."""
     keys = list(result.keys)
     if existing is None or existing.num_columns == 0:
         existing = result.schema.empty_table()
@@ -97,19 +105,59 @@ def apply_to_partition(existing: pa.Table | None, result: MergeResult, year_mont
         existing = existing.append_column(
             EFFECTIVE_YEAR_MONTH, pa.repeat(pa.scalar(year_month), existing.num_rows)
         )
+    existing = conform(existing, target)
     closed = _in_month(result.closed, year_month)
+    existing = _update_where_they_stand(existing, closed, keys, (RECORD_END_DATE, IS_CURRENT))
     rehashed = _in_month(rehashed_versions(result), year_month)
-    fresh = _in_month(result.new_versions, year_month)
-    match = [*keys, RECORD_EFFECTIVE_DATE, IS_CURRENT]
-    # The versions this run closes or rehashes are current in `existing`: they are replaced.
-    replaced = pa.concat_tables([closed.select(match), rehashed.select(match)])
-    if replaced.num_rows:
-        probe = replaced.set_column(
-            len(match) - 1, IS_CURRENT, pa.repeat(pa.scalar(True), replaced.num_rows)
+    existing = _update_where_they_stand(existing, rehashed, keys, (RECORD_HASH,))
+    fresh = conform(_in_month(result.new_versions, year_month), target)
+    return pa.concat_tables([existing, fresh]) if fresh.num_rows else existing
+
+
+def _update_where_they_stand(
+    existing: pa.Table, versions: pa.Table, keys: list[str], columns: Sequence[str]
+) -> pa.Table:
+    """`existing` with `columns` taken from `versions`, each of which is a current version
+    in `existing` (same keys and effective date): found by a join, set by a masked replace."""
+    if versions.num_rows == 0:
+        return existing
+    at = _positions(existing, versions, keys)
+    order = pc.sort_indices(at)
+    mask = np.zeros(existing.num_rows, dtype=bool)
+    mask[at.to_numpy()] = True
+    hit = pa.array(mask)
+    for name in columns:
+        index = existing.schema.get_field_index(name)
+        column = existing.column(index).combine_chunks()
+        replacements = versions.column(name).take(order).cast(column.type).combine_chunks()
+        existing = existing.set_column(
+            index, existing.field(index), pc.replace_with_mask(column, hit, replacements)
         )
-        existing = existing.join(probe, match, join_type="left anti")
-    parts = [conform(table, target) for table in (existing, closed, rehashed, fresh)]
-    return sort_by_key(pa.concat_tables(parts), keys)
+    return existing
+
+
+_AT, _ROW = "__at", "__version"
+
+
+def _positions(existing: pa.Table, versions: pa.Table, keys: list[str]) -> pa.Array:
+    """Position in `existing` of the current version matching each row of `versions` (in
+    `versions`' order). Refuses when one is missing or found twice: silver would not hold
+    what the run read from it, and rewriting the partition could lose a version."""
+    match = [*keys, RECORD_EFFECTIVE_DATE]
+    live = existing.select(match).append_column(_AT, row_numbers(existing.num_rows))
+    live = live.filter(pc.fill_null(existing.column(IS_CURRENT), False))
+    wanted = versions.select(match).append_column(_ROW, row_numbers(versions.num_rows))
+    # The small side is the right one: Arrow builds its hash table there.
+    pairs = live.join(wanted, match, join_type="inner").sort_by(_ROW)
+    found = pairs.column(_ROW).combine_chunks()
+    if len(found) != versions.num_rows or not found.equals(row_numbers(versions.num_rows)):
+        raise DataQualityError(
+            "silver_integrity",
+            f"{versions.num_rows} current version(s) this run closes or rehashes map to "
+            f"{len(found)} row(s) of their partition; nothing was written",
+            hint="silver changed under this run, or a partition file was edited by hand",
+        )
+    return pairs.column(_AT).combine_chunks()
 
 
 def _in_month(table: pa.Table, ym: str) -> pa.Table:
