@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +30,11 @@ class MultipartWriter:
     written with a single PutObject at close. On an exception inside the `with` block (or
     `abort()`) the upload is aborted, so a partial object never appears. `sha256` and
     `bytes_written` describe exactly what was written.
+
+    A full part is uploaded by a background thread while the caller fills the next one (a
+    download or a decompression overlaps the upload); at most one part is in flight, so
+    memory stays at two parts and the parts reach S3 in order. A part's failure is raised
+    by the next `write` or by `close`, after the upload is aborted.
     """
 
     def __init__(
@@ -51,6 +57,8 @@ class MultipartWriter:
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._closed = False
+        self._sender: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None
 
     @property
     def sha256(self) -> str:
@@ -79,8 +87,31 @@ class MultipartWriter:
         while len(self._buffer) >= self.part_size:
             chunk = bytes(self._buffer[: self.part_size])
             del self._buffer[: self.part_size]
-            self._upload_part(chunk)
+            self._send(chunk)
         return len(data)
+
+    def _send(self, chunk: bytes) -> None:
+        """Upload `chunk` as the next part in the background, once the previous one is in."""
+        self._wait()
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix="ppdw-upload-part")
+        self._in_flight = self._sender.submit(self._upload_part, chunk)
+
+    def _wait(self) -> None:
+        """Let the part in flight finish; its failure (the upload already aborted) is raised."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return
+        try:
+            in_flight.result()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _stop_sender(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.shutdown(wait=True)
 
     def _extra(self) -> dict[str, Any]:
         return {"ContentType": self.content_type} if self.content_type else {}
@@ -101,7 +132,7 @@ class MultipartWriter:
                 Body=chunk,
             )
         except (ClientError, BotoCoreError) as error:
-            self.abort()
+            # The caller's thread aborts the upload (`_wait`, `close`): this may be the sender.
             raise s3_failure("multipart upload", self.bucket, self.key, error) from error
         self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
 
@@ -110,6 +141,7 @@ class MultipartWriter:
         if self._closed:
             return
         try:
+            self._wait()
             if self._upload_id is None:
                 put_bytes(self.s3, self.bucket, self.key, bytes(self._buffer), self.content_type)
             else:
@@ -119,6 +151,8 @@ class MultipartWriter:
         except BaseException:
             self.abort()
             raise
+        finally:
+            self._stop_sender()
         self._buffer = bytearray()
         self._closed = True
 
@@ -137,6 +171,10 @@ class MultipartWriter:
         """Drop everything written so far; no object appears. Safe to call twice."""
         self._closed = True
         self._buffer = bytearray()
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.exception()  # wait: no part may land after the abort (its error is moot)
+        self._stop_sender()
         upload_id, self._upload_id = self._upload_id, None
         if upload_id is None:
             return

@@ -146,7 +146,8 @@ def _report(target: TargetContext, project: Project, dataset: str, record: RunRe
         )
     else:
         render.info(summary_line(record))
-    render_status([dataset_status(target, project, dataset)])
+    # The run just used the dataset's Lambda, jobs and state machine: no need to look.
+    render_status([dataset_status(target, project, dataset, deployed=True)])
 
 
 def render_status(datasets: list[dict[str, Any]]) -> None:

@@ -112,12 +112,17 @@ def silver_summary(
     return {"rows": rows, "current_rows": current}
 
 
-def dataset_status(target: TargetContext, project: Project, dataset: str) -> dict[str, Any]:
+def dataset_status(
+    target: TargetContext, project: Project, dataset: str, *, deployed: bool | None = None
+) -> dict[str, Any]:
+    """Every layer of one dataset. `deployed`: already known (a run just used the stack),
+    or None to look the stack up."""
     warehouse = project.warehouse
     names = warehouse.names.dataset(dataset)
     bucket = warehouse.names.bucket(target.account_id)
     s3 = target.aws.client("s3")
-    deployed = is_deployed(target, names)
+    if deployed is None:
+        deployed = is_deployed(target, names)
     if objects.bucket_state(s3, bucket) != "exists":  # a bucket not ours holds no run of ours
         return _empty(dataset, deployed)
     records = manifest.list_runs(s3, bucket, names)

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from ppdw.aws import objects, streams
@@ -151,3 +152,25 @@ def test_a_refused_write_names_the_action_the_key_and_the_permission_hint(s3: An
     )
     assert caught.value.hint is not None
     assert "deployer-policy" in caught.value.hint
+
+
+def test_a_part_failing_in_the_background_aborts_the_upload_and_is_raised(s3: Any) -> None:
+    numbers: list[int] = []
+
+    def fail_second_part(params: dict[str, Any], **_: Any) -> None:
+        numbers.append(params["PartNumber"])
+        if params["PartNumber"] == 2:
+            raise EndpointConnectionError(endpoint_url="https://s3.example")
+
+    s3.meta.events.register("before-parameter-build.s3.UploadPart", fail_second_part)
+
+    def upload() -> None:
+        with streams.MultipartWriter(s3, BUCKET, "raw/failing.bin") as writer:
+            for _ in range(8):  # 8 parts' worth: the failure surfaces at a later write
+                writer.write(b"y" * streams.PART_SIZE)
+
+    with pytest.raises(AwsError, match="multipart upload"):
+        upload()
+    assert numbers == [1, 2]  # no part is sent after the failed one
+    assert not objects.exists(s3, BUCKET, "raw/failing.bin")
+    assert _uploads(s3) == []
