@@ -28,7 +28,7 @@ _BLOCK = 1 << 20
 
 def first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
     """Byte offset of the first byte not valid in `encoding`, or None (streamed, flat memory)."""
-    if encoding.lower() in UTF8_NAMES and _valid_utf8(raw):
+    if encoding.lower() in UTF8_NAMES and valid_utf8(raw):
         return None  # Arrow's vectorized check; the decoder below only to find the offset
     decoder = codecs.getincrementaldecoder(encoding)()
     view = memoryview(raw)
@@ -41,7 +41,7 @@ def first_invalid_offset(raw: pa.Buffer, encoding: str) -> int | None:
     return None
 
 
-def _valid_utf8(raw: pa.Buffer) -> bool:
+def valid_utf8(raw: pa.Buffer) -> bool:
     """The whole buffer is valid UTF-8 (the buffer seen as one large_string value)."""
     offsets = pa.array([0, raw.size], pa.int64()).buffers()[1]
     try:
@@ -78,7 +78,7 @@ def decode_lines(
 
 def _valid(block: bytes, encoding: str, utf8: bool) -> bool:
     if utf8:
-        return _valid_utf8(pa.py_buffer(block))
+        return valid_utf8(pa.py_buffer(block))
     try:
         block.decode(encoding)
     except UnicodeDecodeError:

@@ -10,6 +10,8 @@ second time (single-threaded, or with the `csv` module) to find the line number 
 
 Encoding (`decoding`): a file valid in the dataset's `encoding` is parsed as it is; only a
 file that is not is decoded line by line first (the fallback encoding for invalid lines).
+For UTF-8 the parse's own check of every value stands in for the whole-file check, which
+then runs only after a failed parse (saves a pass over the file on every valid one).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from ppdw.errors import DataQualityError
-from ppdw.runtime.decoding import UTF8_NAMES, decode_lines, first_invalid_offset
+from ppdw.runtime.decoding import UTF8_NAMES, decode_lines, first_invalid_offset, valid_utf8
 
 if TYPE_CHECKING:
     from ppdw.config.models import Source
@@ -38,6 +40,8 @@ _BOM = codecs.BOM_UTF8
 _RRF_TRAILING = "__rrf_trailing__"
 _DEFAULT_BLOCK = 1 << 20
 _MAX_BLOCK = 1 << 31  # pyarrow's block_size is an int32
+#: The header is looked for in this many first bytes (and they are checked for UTF-8).
+_HEAD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -85,20 +89,40 @@ def read_text_table(
         raise DataQualityError("empty_source", f"{source_name} is empty (no bytes)")
     if raw.size >= len(_BOM) and raw.slice(0, len(_BOM)).to_pybytes() == _BOM:
         raw = raw.slice(len(_BOM))
-    encoding, fallback_lines = fmt.encoding, 0
-    bad = first_invalid_offset(raw, fmt.encoding)
-    if bad is not None:
-        content, fallback_lines = decode_lines(
-            raw, bad, fmt.encoding, fmt.fallback_encoding, source_name
-        )
-        raw, encoding = pa.py_buffer(content), "utf-8"
+    # The parse checks a UTF-8 file itself (pyarrow validates every string value; only the
+    # header lines, read apart, are checked here): the whole-file check runs first only for
+    # other encodings, and for UTF-8 only once a parse has failed.
+    deferred = fmt.encoding.lower() in UTF8_NAMES and valid_utf8(
+        raw.slice(0, min(_HEAD_BYTES, raw.size))
+    )
+    bad = None if deferred else first_invalid_offset(raw, fmt.encoding)
+    if bad is None:
+        try:
+            return ReadResult(
+                _parse_text(content, raw, fmt, fmt.encoding, source_name), fmt.encoding
+            )
+        except (DataQualityError, pa.ArrowInvalid):
+            bad = first_invalid_offset(raw, fmt.encoding) if deferred else None
+            if bad is None:
+                raise  # a fault of the file itself, not of its encoding
+    content, fallback_lines = decode_lines(
+        raw, bad, fmt.encoding, fmt.fallback_encoding, source_name
+    )
+    table = _parse_text(content, pa.py_buffer(content), fmt, "utf-8", source_name)
+    return ReadResult(table=table, encoding=fmt.encoding, fallback_lines=fallback_lines)
+
+
+def _parse_text(
+    content: bytes, raw: pa.Buffer, fmt: SourceFormat, encoding: str, source_name: str
+) -> pa.Table:
+    """The table of a file whose bytes are `raw` (`content` after any byte-order mark)."""
     names, skip = _column_names(raw, fmt, encoding, source_name)
     table = _parse_single_lines(content, raw, fmt, encoding, names, skip)
     if table is None:
         table = _parse(raw, fmt, encoding, names, skip, source_name)
     if fmt.format == "rrf":
         table = _drop_rrf_trailing(table, raw, encoding, source_name)
-    return ReadResult(table=table, encoding=fmt.encoding, fallback_lines=fallback_lines)
+    return table
 
 
 def _load(data: bytes | str | pathlib.Path) -> bytes:
@@ -170,7 +194,7 @@ def _column_names(
     raise DataQualityError("empty_source", f"{source_name} has no header row")
 
 
-def _decode_head(raw: pa.Buffer, encoding: str, size: int = 1 << 20) -> str:
+def _decode_head(raw: pa.Buffer, encoding: str, size: int = _HEAD_BYTES) -> str:
     head: bytes = raw.slice(0, min(size, raw.size)).to_pybytes()
     return head.decode(encoding, errors="ignore")
 

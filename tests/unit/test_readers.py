@@ -316,3 +316,20 @@ def test_another_dataset_encoding_keeps_its_valid_lines() -> None:
     result = read_text_table(b"k,v\n1,\x80 5\n2,x\x81y\n3,\xe9\n", fmt, source_name="f.csv")
     assert result.table.column("v").to_pylist() == ["\u20ac 5", "x\x81y", "\u00e9"]
     assert result.fallback_lines == 1
+
+
+def test_a_stray_byte_past_the_header_bytes_still_takes_the_fallback() -> None:
+    # The UTF-8 check of the first MiB passes; the parse's own check must catch the rest.
+    lines = [f"{i},plain value {i}" for i in range(120_000)]
+    data = ("k,name\n" + "\n".join(lines) + "\n").encode() + b"120000,caf\xe9\n"
+    assert len(data) > 2 * 1024 * 1024
+    result = read_text_table(data, CSV, source_name="f.csv")
+    assert result.table.num_rows == 120_001
+    assert result.table.column("name")[-1].as_py() == "caf\u00e9"
+    assert result.fallback_lines == 1
+
+
+def test_a_bad_row_in_a_valid_utf8_file_is_still_a_row_shape_error() -> None:
+    data = ("k,name\n" + "1,a\n" * 300_000 + "2,b,extra\n").encode()
+    with pytest.raises(DataQualityError, match="line 300002"):
+        read_text_table(data, CSV, source_name="f.csv")
