@@ -31,11 +31,11 @@ Hashes written before that fix are brought up to date by `hash_upgrade`.
 Speed: each column is rendered with pyarrow.compute. Where DuckDB is importable (the
 local target, the runner on a workstation), the fields are joined and hashed by one DuckDB
 query (`concat_ws` skips null fields exactly as the rules above do; `md5` is native and
-runs on every core): about 4x faster than the Arrow path on 1M rows. Glue's Python
-environment has no DuckDB, so there the text is joined with pyarrow.compute and the digest
-is one `hashlib.md5` call per row over the binary values; the digests are joined and
-hex-encoded in one call and wrapped as an Arrow string array without creating a Python
-string per row. Both paths give the same bytes (tests/unit/test_hashing.py runs the golden
+runs on every core): about 4x faster than the Arrow path on 1M rows; small tables keep the
+Arrow path (`DUCKDB_FROM_ROWS`). Glue's Python environment has no DuckDB, so there the text
+is joined with pyarrow.compute and the digest is one `hashlib.md5` call per row over the
+binary values; the digests are joined and hex-encoded in one call and wrapped as an Arrow
+string array without creating a Python string per row. Both paths give the same bytes (tests/unit/test_hashing.py runs the golden
 rows through each). `silver.merge` only hashes the rows that are new or whose tracked
 values differ from their current version (compared column-wise first), so a daily run
 with few changes hashes few rows.
@@ -63,6 +63,10 @@ ESC = "\x1b"
 _ESCAPES = ((ESC, ESC + "0"), (RS, ESC + "1"), (US, ESC + "2"))
 _SEPARATORS = (ESC, RS, US)
 HASH_LENGTH = 32
+#: From this many rows on, DuckDB joins and hashes (where importable): a DuckDB connection
+#: costs milliseconds, which the Arrow path beats on small batches (the Spark engine's
+#: tasks, a daily run with few changes). Measured crossover on 2 cores: 10k-50k rows.
+DUCKDB_FROM_ROWS = 32_768
 _SLICE = 1 << 24
 #: Types whose Arrow cast to string already is the documented canonical form.
 _PLAIN_CAST = (
@@ -220,8 +224,8 @@ def record_hash(
 ) -> pa.Array:
     """`record_hash` of every row of `table` (string, 32 lowercase hex characters).
     `decimals`: as for `canonical_text`."""
-    duckdb = _duckdb()
-    if duckdb is not None and 0 < table.num_rows < _SLICE:
+    duckdb = _duckdb() if DUCKDB_FROM_ROWS <= table.num_rows < _SLICE else None
+    if duckdb is not None and table.num_rows:
         fields = canonical_fields(table, tracked, decimals)
         if fields:
             return _duckdb_md5(duckdb, fields)

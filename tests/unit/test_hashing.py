@@ -21,6 +21,7 @@ def hash_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(hashing, "_duckdb", lambda: None)
     else:
         assert hashing._duckdb() is not None, "DuckDB is a dependency of ppdw"
+        monkeypatch.setattr(hashing, "DUCKDB_FROM_ROWS", 1)  # the small tables here too
     return str(request.param)
 
 
