@@ -35,10 +35,10 @@ runs on every core): about 4x faster than the Arrow path on 1M rows; small table
 Arrow path (`DUCKDB_FROM_ROWS`). Glue's Python environment has no DuckDB, so there the text
 is joined with pyarrow.compute and the digest is one `hashlib.md5` call per row over the
 binary values; the digests are joined and hex-encoded in one call and wrapped as an Arrow
-string array without creating a Python string per row. Both paths give the same bytes (tests/unit/test_hashing.py runs the golden
-rows through each). `silver.merge` only hashes the rows that are new or whose tracked
-values differ from their current version (compared column-wise first), so a daily run
-with few changes hashes few rows.
+string array without creating a Python string per row. Both paths give the same bytes
+(tests/unit/test_hashing.py runs the golden rows through each). `silver.merge` only
+hashes the rows that are new or whose tracked values differ from their current version
+(compared column-wise first), so a daily run with few changes hashes few rows.
 """
 
 from __future__ import annotations
