@@ -144,7 +144,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         "parse_failures": _parse_failures(detail["members"]),
         # Lines not valid in the dataset's encoding, read with its fallback_encoding.
         "fallback_lines": sum(int(m["fallback_lines"]) for m in detail["members"]),
-        "files": 1,
+        "files": written.files,
         "bytes": written.bytes,
         "table": how,
         **detail,
@@ -306,7 +306,7 @@ def arrow_merge_and_commit(
         del table  # one partition at a time
         schemas.append(schema)
         written.append(done)
-    files, size = len(written), sum(w.bytes for w in written)
+    files, size = sum(w.files for w in written), sum(w.bytes for w in written)
     stats.update(partitions=targets, files_written=files, bytes_written=size)
     schema = pa.unify_schemas(schemas) if schemas else None
     return commit.commit_run(ctx, stats, targets, schema, hooks)

@@ -2,14 +2,17 @@
 
 Rule: every byte goes through the injected S3 client, because on the `local` target S3 is
 moto patched into botocore inside this process (pyarrow's own S3 client would not see it).
-Files are written whole into memory and uploaded in one call; reads fetch only what they
-need: the footer for row counts, single columns through ranged GETs.
+Files are written whole into memory and uploaded in one call; a large table is split into
+a few parts encoded in parallel (pyarrow releases the GIL while it compresses). Reads fetch
+only what they need: the footer for row counts, single columns through ranged GETs.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,11 @@ from ppdw.aws import objects, streams
 
 PARQUET_SUFFIX = ".parquet"
 PART_FILE = "part-00000.parquet"
+#: A folder's table is split into parts of at least this many rows, at most MAX_PARTS of
+#: them: the split depends on the row count alone (the same table gives the same files on
+#: any machine), and a part is large enough to keep parquet's row groups efficient.
+PART_MIN_ROWS = 400_000
+MAX_PARTS = 8
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class Written:
     key: str
     rows: int
     bytes: int
+    #: Parquet objects written (a folder's table may be split into parts).
+    files: int = 1
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:
@@ -68,9 +78,12 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     return chosen
 
 
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+
 def write_parquet(s3: Any, bucket: str, key: str, table: pa.Table) -> Written:
     body = to_parquet_bytes(table)
-    objects.put_bytes(s3, bucket, key, body, "application/vnd.apache.parquet")
+    objects.put_bytes(s3, bucket, key, body, PARQUET_CONTENT_TYPE)
     return Written(key=key, rows=table.num_rows, bytes=len(body))
 
 
@@ -123,15 +136,37 @@ def read_parquet_prefix(
     return read_parquet_keys(s3, bucket, parquet_keys(s3, bucket, prefix), columns)
 
 
-def replace_folder(s3: Any, bucket: str, prefix: str, table: pa.Table) -> Written:
-    """Write `prefix/part-00000.parquet`, then remove any other object in that folder.
+def part_file(index: int) -> str:
+    return f"part-{index:05d}{PARQUET_SUFFIX}"
 
-    The file name is fixed, so a re-run replaces instead of adding a duplicate.
+
+def split_parts(table: pa.Table) -> list[pa.Table]:
+    """`table` in consecutive slices of at least PART_MIN_ROWS rows (one when smaller)."""
+    parts = max(1, min(MAX_PARTS, table.num_rows // PART_MIN_ROWS))
+    step = max(1, -(-table.num_rows // parts))
+    return [table.slice(start, step) for start in range(0, max(table.num_rows, 1), step)]
+
+
+def replace_folder(s3: Any, bucket: str, prefix: str, table: pa.Table) -> Written:
+    """Write `table` as `prefix/part-00000.parquet` (and `part-00001`... for a large table),
+    then remove any other object in that folder.
+
+    File names depend only on the row count, so a re-run replaces instead of adding a
+    duplicate. Parts are encoded in parallel and uploaded in order with `part-00000` last:
+    once it exists the folder is complete (the commit relies on it).
     """
-    written = write_parquet(s3, bucket, f"{prefix}{PART_FILE}", table)
-    stale = [k for k in list_keys(s3, bucket, prefix) if k != written.key]
+    parts = split_parts(table)
+    keys = [f"{prefix}{part_file(i)}" for i in range(len(parts))]
+    total = 0
+    with ThreadPoolExecutor(max_workers=min(len(parts), os.cpu_count() or 1)) as pool:
+        bodies = [pool.submit(to_parquet_bytes, part) for part in parts]
+        for index in [*range(1, len(parts)), 0]:
+            body = bodies[index].result()
+            objects.put_bytes(s3, bucket, keys[index], body, PARQUET_CONTENT_TYPE)
+            total += len(body)
+    stale = [k for k in list_keys(s3, bucket, prefix) if k not in set(keys)]
     delete_keys(s3, bucket, stale)
-    return written
+    return Written(key=keys[0], rows=table.num_rows, bytes=total, files=len(keys))
 
 
 def s3_uri(bucket: str, key: str) -> str:

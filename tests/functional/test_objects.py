@@ -174,3 +174,37 @@ def test_a_part_failing_in_the_background_aborts_the_upload_and_is_raised(s3: An
     assert numbers == [1, 2]  # no part is sent after the failed one
     assert not objects.exists(s3, BUCKET, "raw/failing.bin")
     assert _uploads(s3) == []
+
+
+def test_a_large_table_is_written_in_parts_with_part_00000_last(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "PART_MIN_ROWS", 4)
+    puts: list[str] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: puts.append(params["Key"])
+    )
+    table = pa.table({"k": [f"{i:03d}" for i in range(13)], "v": list(range(13))})
+    written = storage.replace_folder(s3, BUCKET, "bronze/t/p=1/", table)
+    assert written.files == 3
+    assert written.rows == 13
+    # part-00000 is the folder's "complete" marker (commit.resume_commit): uploaded last
+    assert puts == [f"bronze/t/p=1/part-0000{i}.parquet" for i in (1, 2, 0)]
+    assert storage.read_parquet_prefix(s3, BUCKET, "bronze/t/p=1/").equals(table)
+    assert written.bytes == sum(
+        s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] for key in puts
+    )
+    # a re-run with fewer rows replaces the folder: no stale part is left to be read
+    smaller = table.slice(0, 5)
+    assert storage.replace_folder(s3, BUCKET, "bronze/t/p=1/", smaller).files == 1
+    assert objects.list_keys(s3, BUCKET, "bronze/t/p=1/") == ["bronze/t/p=1/part-00000.parquet"]
+    assert storage.read_parquet_prefix(s3, BUCKET, "bronze/t/p=1/").equals(smaller)
+
+
+def test_a_small_or_empty_table_is_one_part(s3: Any) -> None:
+    assert len(storage.split_parts(pa.table({"a": list(range(10))}))) == 1
+    empty = pa.table({"a": pa.array([], pa.int64())})
+    written = storage.replace_folder(s3, BUCKET, "silver/rejects/", empty)
+    assert written.files == 1
+    assert written.rows == 0
+    assert storage.read_parquet_prefix(s3, BUCKET, "silver/rejects/").num_rows == 0
