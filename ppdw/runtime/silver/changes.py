@@ -52,6 +52,7 @@ def merge(
     force: bool = False,
     base_stats: MergeStats | None = None,
     upgrade_hashes: bool = True,
+    snapshot_rows: pa.Array | None = None,
 ) -> MergeResult:
     """Apply SCD2 rule 3 to one clean snapshot (see module docstring).
 
@@ -59,6 +60,8 @@ def merge(
     table without columns means "no silver yet". `base_stats` (from `prepare_snapshot`) is
     carried into the result's statistics. `upgrade_hashes`: look for old-form hashes among
     the unchanged current versions (`hash_upgrade`); False once a run has done it.
+    `snapshot_rows`: the ascending positions of the clean snapshot's rows in `snapshot`
+    (`select_snapshot`), None when every row is one.
     """
     keys = list(dataset.business_key)
     moment = utc_ms(run_time)
@@ -73,7 +76,12 @@ def merge(
     _check_order(dates if live is None else dates.take(live), moment)
     aligned = align_schema(current, snapshot, dataset)
     current, snapshot, tracked = aligned.current, aligned.snapshot, aligned.tracked
-    current, (new_s, gone_c, both_s, both_c) = _pairs(snapshot, current, keys, live)
+    clean_keys = snapshot.select(keys)
+    if snapshot_rows is not None:
+        clean_keys = clean_keys.take(snapshot_rows)
+    current, (new_s, gone_c, both_s, both_c) = _pairs(clean_keys, current, keys, live)
+    if snapshot_rows is not None:  # positions among the clean rows -> rows of `snapshot`
+        new_s, both_s = snapshot_rows.take(new_s), snapshot_rows.take(both_s)
     changed = _changed_mask(snapshot, current, both_s, both_c, tracked)
     changed_s, changed_c = both_s.filter(changed), both_c.filter(changed)
     rehashed = _rehashed(current, both_c, changed, tracked, look=upgrade_hashes)
@@ -82,8 +90,8 @@ def merge(
     guard_deletes(len(gone_c), live_rows, dataset, force)
 
     stamp = Stamp(run_id=run_id, moment=moment)
-    inserts = stamp.open(snapshot.take(new_s), tracked, "INSERT")
-    updates = stamp.open(snapshot.take(changed_s), tracked, "UPDATE")
+    inserts = stamp.open(_rows_at(snapshot, new_s), tracked, "INSERT")
+    updates = stamp.open(_rows_at(snapshot, changed_s), tracked, "UPDATE")
     closing = current.take(pa.concat_arrays([changed_c, gone_c]))
     deletes = stamp.tombstone(current.take(gone_c))
     schema = current.schema
@@ -91,7 +99,7 @@ def merge(
     new_versions = pa.concat_tables([inserts, updates, deletes]).cast(schema)
     closed = stamp.close(closing)
     stats = replace(
-        base_stats or MergeStats(rows_read=snapshot.num_rows),
+        base_stats or MergeStats(rows_read=_count(snapshot, snapshot_rows)),
         inserts=inserts.num_rows,
         updates=updates.num_rows,
         deletes=deletes.num_rows,
@@ -99,6 +107,15 @@ def merge(
         rehashed=rehashed.num_rows,
     )
     return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked), rehashed)
+
+
+def _rows_at(table: pa.Table, rows: pa.Array) -> pa.Table:
+    """`table` at `rows` (ascending, distinct): as it is when that is every row."""
+    return table if len(rows) == table.num_rows else table.take(rows)
+
+
+def _count(table: pa.Table, rows: pa.Array | None) -> int:
+    return table.num_rows if rows is None else len(rows)
 
 
 def _rehashed(
@@ -182,7 +199,8 @@ def _pairs(
     snapshot: pa.Table, current: pa.Table, keys: list[str], live: pa.Array | None
 ) -> tuple[pa.Table, _Pairs]:
     """The pairs, by lookup where it applies, else by a join over the live rows only (then
-    `current` is returned as those rows, the positions the pairs refer to)."""
+    `current` is returned as those rows, the positions the pairs refer to). `snapshot`
+    needs only the key columns."""
     pairs = _pair_by_lookup(snapshot, current, keys, live)
     if pairs is not None:
         return current, pairs

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ppdw.runtime.silver.changes import merge
 from ppdw.runtime.silver.result import MergeResult
-from ppdw.runtime.silver.snapshot import prepare_snapshot
+from ppdw.runtime.silver.snapshot import select_snapshot
 from ppdw.runtime.silver.versions import apply_to_partition, partitions_to_rewrite
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ def apply_run(
 ) -> AppliedRun:
     """Rules 1-5 for one run. `rejected` is given the rows rule 1 rejects (when any) once
     rules 1-2 pass, before the merge's own checks; `current` is read after that."""
-    snapshot, rejects, prep_stats = prepare_snapshot(bronze, dataset)
+    snapshot, rows, rejects, prep_stats = select_snapshot(bronze, dataset)
     stats: dict[str, Any] = {"bronze_rows": bronze.num_rows, **dataclasses.asdict(prep_stats)}
-    del bronze  # peak memory: each input is released once the next form of it exists
+    del bronze  # peak memory: the snapshot is bronze itself, or its deduplicated copy
     if rejected is not None and rejects.num_rows:
         rejected(rejects)
     del rejects
@@ -84,6 +84,7 @@ def apply_run(
         force=force,
         base_stats=prep_stats,  # keeps rows_read, rejected and duplicates of rules 1-2
         upgrade_hashes=upgrade_hashes,
+        snapshot_rows=rows,  # the clean rows are read in place, not copied
     )
     del table, snapshot  # the result holds copies of the rows it writes
     stats.update(dataclasses.asdict(result.stats))

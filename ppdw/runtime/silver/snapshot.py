@@ -28,6 +28,18 @@ _ROW = "__row"
 
 def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.Table, MergeStats]:
     """Rules 1-2: (one row per key in source order, rejected rows, statistics)."""
+    table, rows, rejected, stats = select_snapshot(bronze, dataset)
+    return (table if rows is None else table.take(rows)), rejected, stats
+
+
+def select_snapshot(
+    bronze: pa.Table, dataset: Dataset
+) -> tuple[pa.Table, pa.Array | None, pa.Table, MergeStats]:
+    """Rules 1-2 without copying the kept rows: (a table, the ascending positions of the
+    snapshot's rows in it or None for every row, rejected rows, statistics).
+
+    `merge` reads the snapshot through the positions (`snapshot_rows`), so a single key's
+    rejects and losers cost no copy of the table."""
     keys = list(dataset.business_key)
     silver_schema(bronze.schema, keys)  # fails with missing_column when a key is absent
     rows = bronze.num_rows
@@ -37,16 +49,18 @@ def prepare_snapshot(bronze: pa.Table, dataset: Dataset) -> tuple[pa.Table, pa.T
     policy = dataset.silver.on_duplicate_key
     keep = _last_of_each_key(bronze, keys, bad) if policy != "fail" else None
     if keep is not None:
-        unique = bronze.filter(keep)  # one copy of the table: rejects and losers out at once
-        clean_rows = rows - rejected.num_rows
+        kept = pc.indices_nonzero(keep)
+        positions = None if len(kept) == rows else kept
+        clean_rows, unique_rows = rows - rejected.num_rows, len(kept)
+        table = bronze
     else:
         clean = bronze.filter(pc.invert(bad)) if rejected.num_rows else bronze
-        unique = _dedupe(clean, keys, policy)
-        clean_rows = clean.num_rows
+        table, positions = _dedupe(clean, keys, policy), None
+        clean_rows, unique_rows = clean.num_rows, table.num_rows
     stats = MergeStats(
-        rows_read=rows, rejected=rejected.num_rows, duplicates=clean_rows - unique.num_rows
+        rows_read=rows, rejected=rejected.num_rows, duplicates=clean_rows - unique_rows
     )
-    return unique, rejected, stats
+    return table, positions, rejected, stats
 
 
 def check_reject_ratio(rejected: int, rows: int, dataset: Dataset) -> None:
