@@ -81,3 +81,18 @@ def moto_aws() -> Iterator[None]:
     boto3.DEFAULT_SESSION = None
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         yield
+
+
+@pytest.fixture(params=["duckdb", "arrow"])
+def duck_or_arrow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on both paths of the runtime's DuckDB steps (`ppdw.runtime.duck`): DuckDB
+    where importable, forced on for the small tables of tests too, and the Arrow path of
+    Glue's environment, which has no DuckDB."""
+    from ppdw.runtime import duck
+
+    if request.param == "arrow":
+        monkeypatch.setattr(duck, "module", lambda: None)
+    else:
+        assert duck.module() is not None, "DuckDB is a dependency of ppdw"
+        monkeypatch.setattr(duck, "FROM_ROWS", 1)
+    return str(request.param)

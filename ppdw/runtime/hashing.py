@@ -32,7 +32,7 @@ Speed: each column is rendered with pyarrow.compute. Where DuckDB is importable 
 local target, the runner on a workstation), the fields are joined and hashed by one DuckDB
 query (`concat_ws` skips null fields exactly as the rules above do; `md5` is native and
 runs on every core): about 4x faster than the Arrow path on 1M rows; small tables keep the
-Arrow path (`DUCKDB_FROM_ROWS`). Glue's Python environment has no DuckDB, so there the text
+Arrow path (`duck.FROM_ROWS`). Glue's Python environment has no DuckDB, so there the text
 is joined with pyarrow.compute and the digest is one `hashlib.md5` call per row over the
 binary values; the digests are joined and hex-encoded in one call and wrapped as an Arrow
 string array without creating a Python string per row. Both paths give the same bytes
@@ -44,7 +44,6 @@ hashes the rows that are new or whose tracked values differ from their current v
 from __future__ import annotations
 
 import array
-import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -52,6 +51,7 @@ from types import ModuleType
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ppdw.runtime import duck
 from ppdw.runtime.schema import TIMESTAMP, is_reserved
 
 #: Which canonical form the hashes a run writes are in; recorded in each run's silver stats.
@@ -63,10 +63,6 @@ ESC = "\x1b"
 _ESCAPES = ((ESC, ESC + "0"), (RS, ESC + "1"), (US, ESC + "2"))
 _SEPARATORS = (ESC, RS, US)
 HASH_LENGTH = 32
-#: From this many rows on, DuckDB joins and hashes (where importable): a DuckDB connection
-#: costs milliseconds, which the Arrow path beats on small batches (the Spark engine's
-#: tasks, a daily run with few changes). Measured crossover on 2 cores: 10k-50k rows.
-DUCKDB_FROM_ROWS = 32_768
 _SLICE = 1 << 24
 #: Types whose Arrow cast to string already is the documented canonical form.
 _PLAIN_CAST = (
@@ -224,7 +220,7 @@ def record_hash(
 ) -> pa.Array:
     """`record_hash` of every row of `table` (string, 32 lowercase hex characters).
     `decimals`: as for `canonical_text`."""
-    duckdb = _duckdb() if DUCKDB_FROM_ROWS <= table.num_rows < _SLICE else None
+    duckdb = duck.worth(table.num_rows) if table.num_rows < _SLICE else None
     if duckdb is not None and table.num_rows:
         fields = canonical_fields(table, tracked, decimals)
         if fields:
@@ -237,27 +233,8 @@ def _duckdb_md5(duckdb: ModuleType, fields: list[tuple[str, pa.ChunkedArray]]) -
     data = pa.table({f"f{at}": value for at, (_, value) in enumerate(fields)})
     # `'name' || US || value` is null when the value is: concat_ws leaves that field out.
     terms = ", ".join(
-        f"{_sql_text(name)} || chr(31) || f{at}" for at, (name, _) in enumerate(fields)
+        f"{duck.text(name)} || chr(31) || f{at}" for at, (name, _) in enumerate(fields)
     )
-    connection = duckdb.connect()
-    try:
-        connection.register("fields", data)
-        query = f"SELECT md5(concat_ws(chr(30), {terms})) AS h FROM fields"
-        digests = connection.sql(query).to_arrow_table().column("h")
-    finally:
-        connection.close()
+    query = f"SELECT md5(concat_ws(chr(30), {terms})) AS h FROM fields"
+    digests = duck.query(duckdb, query, {"fields": data}).column("h")
     return digests.combine_chunks().cast(pa.string())
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-@functools.cache
-def _duckdb() -> ModuleType | None:
-    """DuckDB, imported on first use (not every command hashes), or None without it."""
-    try:
-        import duckdb
-    except ImportError:  # Glue's Python environment: the Arrow and hashlib path
-        return None
-    return duckdb

@@ -9,20 +9,11 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from ppdw.runtime import hashing
 from ppdw.runtime.hashing import canonical_text, md5_hex, record_hash
 
-
-@pytest.fixture(autouse=True, params=["duckdb", "arrow"])
-def hash_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs on both paths: DuckDB's join and md5 (where DuckDB is
-    importable) and the Arrow and hashlib path (Glue's environment, which has no DuckDB)."""
-    if request.param == "arrow":
-        monkeypatch.setattr(hashing, "_duckdb", lambda: None)
-    else:
-        assert hashing._duckdb() is not None, "DuckDB is a dependency of ppdw"
-        monkeypatch.setattr(hashing, "DUCKDB_FROM_ROWS", 1)  # the small tables here too
-    return str(request.param)
+#: Every test here runs on both paths: DuckDB's join and md5 (where DuckDB is importable)
+#: and the Arrow and hashlib path (Glue's environment, which has no DuckDB).
+pytestmark = pytest.mark.usefixtures("duck_or_arrow")
 
 
 def golden_rows() -> pa.Table:

@@ -12,6 +12,9 @@ from ppdw.runtime.schema import OPEN_END, SILVER_META, silver_schema
 from ppdw.runtime.silver import as_of, merge, prepare_snapshot
 from tests.unit._silver_sim import Silver, bronze_table, make_dataset
 
+#: The merge pairs rows by DuckDB on large tables and by Arrow in Glue: both paths here.
+pytestmark = pytest.mark.usefixtures("duck_or_arrow")
+
 T1 = datetime(2020, 1, 15, 6, 0, 0, tzinfo=UTC)
 T2 = datetime(2020, 2, 15, 6, 0, 0, tzinfo=UTC)
 T3 = datetime(2020, 3, 15, 6, 0, 0, tzinfo=UTC)

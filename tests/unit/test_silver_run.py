@@ -18,6 +18,9 @@ from ppdw.runtime.silver import (
 )
 from tests.unit._silver_sim import bronze_table, make_dataset
 
+#: The merge pairs rows by DuckDB on large tables and by Arrow in Glue: both paths here.
+pytestmark = pytest.mark.usefixtures("duck_or_arrow")
+
 T1 = datetime(2020, 1, 15, 6, 0, 0, tzinfo=UTC)
 T2 = datetime(2020, 2, 15, 6, 0, 0, tzinfo=UTC)
 A1 = {"k": "a", "name": "Alpha", "size": 1}

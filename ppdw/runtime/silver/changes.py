@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
+from ppdw.runtime import duck
 from ppdw.runtime.hash_upgrade import affected_columns, stale_hashes
 from ppdw.runtime.schema import (
     EFFECTIVE_YEAR_MONTH,
@@ -198,9 +200,14 @@ def _live_rows(current: pa.Table) -> pa.Array | None:
 def _pairs(
     snapshot: pa.Table, current: pa.Table, keys: list[str], live: pa.Array | None
 ) -> tuple[pa.Table, _Pairs]:
-    """The pairs, by lookup where it applies, else by a join over the live rows only (then
-    `current` is returned as those rows, the positions the pairs refer to). `snapshot`
-    needs only the key columns."""
+    """The pairs: by one DuckDB join on large tables where DuckDB is importable, else by
+    lookup where it applies, else by an Arrow join over the live rows only (then `current`
+    is returned as those rows, the positions the pairs refer to). `snapshot` needs only the
+    key columns."""
+    live_rows = current.num_rows if live is None else len(live)
+    duckdb = duck.worth(snapshot.num_rows + live_rows) if live_rows else None
+    if duckdb is not None:
+        return current, _pair_by_duckdb(duckdb, snapshot, current, keys, live)
     pairs = _pair_by_lookup(snapshot, current, keys, live)
     if pairs is not None:
         return current, pairs
@@ -234,6 +241,40 @@ def _pair_by_lookup(
     if live is not None:  # positions among the live rows -> positions in `current`
         both_c, gone_c = live.take(both_c), live.take(gone_c)
     return rows.filter(pc.invert(matched)), gone_c, both_s, both_c
+
+
+def _pair_by_duckdb(
+    duckdb: ModuleType,
+    snapshot: pa.Table,
+    current: pa.Table,
+    keys: list[str],
+    live: pa.Array | None,
+) -> _Pairs:
+    """Pairs by a full outer join on the keys in DuckDB (any key shape, every core), the
+    same pairs as `_pair_by_join`: each list in ascending row order."""
+    left = snapshot.select(keys).append_column(_S, row_numbers(snapshot.num_rows))
+    right = current.select(keys)
+    if live is not None:
+        right = right.take(live)
+    right = right.append_column(_C, row_numbers(current.num_rows) if live is None else live)
+    on = " AND ".join(f"s.{duck.identifier(k)} = c.{duck.identifier(k)}" for k in keys)
+    sql = (
+        f"SELECT s.{_S} AS {_S}, c.{_C} AS {_C} FROM s FULL OUTER JOIN c ON {on} "
+        f"ORDER BY s.{_S} NULLS LAST, c.{_C}"
+    )
+    pairs = duck.query(duckdb, sql, {"s": left, "c": right})
+    s_rows, c_rows = pairs.column(_S), pairs.column(_C)
+    both = pc.and_(pc.is_valid(s_rows), pc.is_valid(c_rows))
+    return (
+        _uint64(s_rows.filter(pc.is_null(c_rows))),
+        _uint64(c_rows.filter(pc.is_null(s_rows))),
+        _uint64(s_rows.filter(both)),
+        _uint64(c_rows.filter(both)),
+    )
+
+
+def _uint64(rows: pa.ChunkedArray) -> pa.Array:
+    return rows.combine_chunks().cast(pa.uint64())
 
 
 def _pair_by_join(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> _Pairs:
