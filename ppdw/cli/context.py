@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ def open_target(
     from ppdw.targets import open_target as open_
 
     target = open_(project.warehouse, target_name(ctx, project), project.root, read_only=read_only)
+    # What exists now (libraries, service models, the embedded target's state) lives until
+    # the process ends: the collector need not walk it again (0.1-0.2 s of a 1M-row run).
+    gc.freeze()
     ok = False
     try:
         yield target
