@@ -359,3 +359,13 @@ def test_merge_given_the_whole_history_equals_merge_given_the_current_versions(
     assert results[1].new_versions.equals(results[0].new_versions)
     assert results[1].closed.equals(results[0].closed)
     assert results[1].stats == results[0].stats
+
+
+def test_take_rows_in_parallel_equals_arrows_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ppdw.runtime.silver import result
+
+    monkeypatch.setattr(result, "_PARALLEL_TAKE_ROWS", 0)
+    table = pa.table({"k": [f"k{i}" for i in range(10)], "v": list(range(10)), "n": [None] * 10})
+    rows = pa.array([1, 4, 5, 9], pa.uint64())
+    assert result.take_rows(table, rows).equals(table.take(rows))
+    assert result.take_rows(table, pa.array(range(10), pa.uint64())) is table

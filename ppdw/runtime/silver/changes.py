@@ -35,7 +35,7 @@ from ppdw.runtime.schema import (
     silver_schema,
     utc_ms,
 )
-from ppdw.runtime.silver.result import MergeResult, MergeStats, row_numbers
+from ppdw.runtime.silver.result import MergeResult, MergeStats, row_numbers, take_rows
 from ppdw.runtime.silver.versions import Stamp
 
 if TYPE_CHECKING:
@@ -92,8 +92,8 @@ def merge(
     guard_deletes(len(gone_c), live_rows, dataset, force)
 
     stamp = Stamp(run_id=run_id, moment=moment)
-    inserts = stamp.open(_rows_at(snapshot, new_s), tracked, "INSERT")
-    updates = stamp.open(_rows_at(snapshot, changed_s), tracked, "UPDATE")
+    inserts = stamp.open(take_rows(snapshot, new_s), tracked, "INSERT")
+    updates = stamp.open(take_rows(snapshot, changed_s), tracked, "UPDATE")
     closing = current.take(pa.concat_arrays([changed_c, gone_c]))
     deletes = stamp.tombstone(current.take(gone_c))
     schema = current.schema
@@ -109,11 +109,6 @@ def merge(
         rehashed=rehashed.num_rows,
     )
     return MergeResult(new_versions, closed, stats, tuple(keys), tuple(tracked), rehashed)
-
-
-def _rows_at(table: pa.Table, rows: pa.Array) -> pa.Table:
-    """`table` at `rows` (ascending, distinct): as it is when that is every row."""
-    return table if len(rows) == table.num_rows else table.take(rows)
 
 
 def _count(table: pa.Table, rows: pa.Array | None) -> int:

@@ -6,7 +6,9 @@ engines; no rule is applied here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -32,6 +34,23 @@ class MergeStats:
 def row_numbers(count: int) -> pa.Array:
     """0 .. count-1 (uint64) without a Python loop."""
     return pc.indices_nonzero(pa.repeat(pa.scalar(True), count))
+
+
+def take_rows(table: pa.Table, rows: pa.Array) -> pa.Table:
+    """`table.take(rows)` with the columns taken in parallel (Arrow takes a table's columns
+    one after another; a take releases the GIL), `table` itself when `rows` is every row
+    in order (ascending distinct positions, as the merge's lists are)."""
+    if len(rows) == table.num_rows:
+        return table
+    if table.num_columns < 2 or len(rows) < _PARALLEL_TAKE_ROWS:
+        return table.take(rows)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        columns = list(pool.map(lambda column: column.take(rows), table.columns))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+#: Below this many rows a take is cheaper than handing columns to threads.
+_PARALLEL_TAKE_ROWS = 65_536
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ppdw.errors import DataQualityError
+from ppdw.runtime import duck
 from ppdw.runtime.schema import BRONZE_META, silver_schema
 from ppdw.runtime.silver.result import MergeStats, row_numbers, sort_by_key
 
@@ -80,8 +81,8 @@ def _last_of_each_key(table: pa.Table, keys: list[str], bad: pa.ChunkedArray) ->
     """Rule 2 (keep_last) for a single key: a mask of the rows to keep (not rejected, last
     of their key in source order), or None for composite keys.
 
-    A hash dictionary of the key column replaces a group-by over the whole table; when every
-    clean key is distinct, the mask is just "not rejected".
+    The key column alone is grouped (`_last_rows`), not the whole table; when every clean
+    key is distinct, the mask is just "not rejected".
     """
     if len(keys) != 1:
         return None
@@ -90,17 +91,29 @@ def _last_of_each_key(table: pa.Table, keys: list[str], bad: pa.ChunkedArray) ->
     column = table.column(keys[0])
     if clean_rows < table.num_rows:
         column = column.filter(good)
-    codes = pc.dictionary_encode(column.combine_chunks())
-    if len(codes.dictionary) == clean_rows:
+    kept_clean = _last_rows(column.combine_chunks())  # positions among the clean rows
+    if len(kept_clean) == clean_rows:
         return good
-    # Last occurrence of each code: the first one in reversed order.
-    reversed_codes = codes.indices.to_numpy(zero_copy_only=False)[::-1]
-    _, first_reversed = np.unique(reversed_codes, return_index=True)
-    kept_clean = clean_rows - 1 - first_reversed  # positions among the clean rows
     clean_positions = pc.indices_nonzero(good).to_numpy()
     mask = np.zeros(table.num_rows, dtype=bool)
     mask[clean_positions[kept_clean]] = True
     return pa.array(mask)
+
+
+def _last_rows(column: pa.Array) -> np.ndarray:
+    """Positions of the last row of each distinct value of `column` (no nulls), in any
+    order: by a DuckDB group-by on large columns where DuckDB is importable, else from a
+    hash dictionary of the column."""
+    duckdb = duck.worth(len(column))
+    if duckdb is not None:
+        rows = pa.table({"k": column, _ROW: row_numbers(len(column))})
+        last = duck.query(duckdb, f"SELECT max({_ROW}) AS r FROM t GROUP BY k", {"t": rows})
+        return np.asarray(last.column("r").to_numpy(), dtype=np.int64)
+    codes = pc.dictionary_encode(column)
+    # Last occurrence of each code: the first one in reversed order.
+    reversed_codes = codes.indices.to_numpy(zero_copy_only=False)[::-1]
+    _, first_reversed = np.unique(reversed_codes, return_index=True)
+    return np.asarray(len(column) - 1 - first_reversed, dtype=np.int64)
 
 
 def bad_key_mask(table: pa.Table, keys: Sequence[str]) -> pa.ChunkedArray:

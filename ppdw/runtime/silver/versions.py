@@ -161,7 +161,10 @@ def _positions(existing: pa.Table, versions: pa.Table, keys: list[str]) -> pa.Ar
 
 
 def _in_month(table: pa.Table, ym: str) -> pa.Table:
-    return table.filter(pc.equal(table.column(EFFECTIVE_YEAR_MONTH), ym))
+    mask = pc.equal(table.column(EFFECTIVE_YEAR_MONTH), ym)
+    if mask.null_count == 0 and pc.all(mask).as_py():
+        return table  # the common case for new versions (all in T's month): no copy
+    return table.filter(mask)
 
 
 def _partition_schema(existing: pa.Schema, result: pa.Schema) -> pa.Schema:
