@@ -33,8 +33,8 @@ class MultipartWriter:
 
     A full part is uploaded by a background thread while the caller fills the next one (a
     download or a decompression overlaps the upload); at most one part is in flight, so
-    memory stays at two parts and the parts reach S3 in order. A part's failure is raised
-    by the next `write` or by `close`, after the upload is aborted.
+    memory stays at two parts and the parts reach S3 (and the digest) in order. A part's
+    failure is raised by the next `write` or by `close`, after the upload is aborted.
     """
 
     def __init__(
@@ -81,7 +81,6 @@ class MultipartWriter:
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._closed:
             raise ValueError(f"write to closed writer of s3://{self.bucket}/{self.key}")
-        self._hash.update(data)
         self._buffer += data
         self.bytes_written += len(data)
         while len(self._buffer) >= self.part_size:
@@ -95,7 +94,13 @@ class MultipartWriter:
         self._wait()
         if self._sender is None:
             self._sender = ThreadPoolExecutor(1, thread_name_prefix="ppdw-upload-part")
-        self._in_flight = self._sender.submit(self._upload_part, chunk)
+        self._in_flight = self._sender.submit(self._hash_and_upload, chunk)
+
+    def _hash_and_upload(self, chunk: bytes) -> None:
+        # Parts are hashed in order, like they are uploaded; off the caller's thread, the
+        # digest overlaps the caller's work (hashlib releases the GIL on large buffers).
+        self._hash.update(chunk)
+        self._upload_part(chunk)
 
     def _wait(self) -> None:
         """Let the part in flight finish; its failure (the upload already aborted) is raised."""
@@ -142,11 +147,13 @@ class MultipartWriter:
             return
         try:
             self._wait()
+            tail = bytes(self._buffer)
+            self._hash.update(tail)
             if self._upload_id is None:
-                put_bytes(self.s3, self.bucket, self.key, bytes(self._buffer), self.content_type)
+                put_bytes(self.s3, self.bucket, self.key, tail, self.content_type)
             else:
-                if self._buffer:
-                    self._upload_part(bytes(self._buffer))
+                if tail:
+                    self._upload_part(tail)
                 self._complete()
         except BaseException:
             self.abort()
