@@ -35,6 +35,7 @@ from ppdw.runtime.catalog import Sleep
 from ppdw.runtime.context import JobContext
 from ppdw.runtime.layers import write_bronze, write_silver
 from ppdw.runtime.lease import EXECUTION_LEASE_SECONDS, Lease, acquire, release_after
+from ppdw.runtime.memory import use_jemalloc
 from ppdw.runtime.spark import job as spark_job
 from ppdw.runtime.spark.choice import choose, raw_bytes
 
@@ -65,6 +66,7 @@ def build_context(
     clock: Callable[[], float] = time.monotonic,
 ) -> JobContext:
     args = JobArgs.from_argv(argv)
+    use_jemalloc()
     if aws is None and args.region is None:
         # Inside Glue nothing else says the region reliably; a guess would point the
         # job's Glue calls at another region's (empty) catalog.
