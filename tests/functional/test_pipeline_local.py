@@ -160,3 +160,35 @@ def test_unchanged_source_stops_after_raw(loaded: Project, target: TargetContext
     assert record["status"] == "unchanged"
     assert "bronze" not in record["steps"]
     assert len(sup.partitions(target.aws.client("glue"), "pp_dw_bronze", "nsde")) == 1
+
+
+def test_folders_written_in_parts_read_as_one(
+    loaded: Project, target: TargetContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large tables are split into parts (storage.replace_folder): every reader and the next
+    runs take all parts of a folder, not only part-00000."""
+    from ppdw.read.tables import read_table, registered_table
+    from ppdw.runtime import storage
+
+    monkeypatch.setattr(storage, "PART_MIN_ROWS", 2)
+    snapshots = [sup.read_snapshot(loaded, "nsde", i) for i in range(3)]
+    expected = sup.expected_changes(snapshots)
+    s3, glue = target.aws.client("s3"), target.aws.client("glue")
+
+    records = [sup.run(target, loaded, "nsde", i) for i in range(3)]
+
+    for record, want in zip(records, expected, strict=True):
+        changes = record["steps"]["silver"]["stats"]["changes"]
+        assert {k: changes[k] for k in ("INSERT", "UPDATE", "DELETE")} == want
+    for (value, _), snap in zip(
+        sorted(sup.partitions(glue, "pp_dw_bronze", "nsde").items()), snapshots, strict=True
+    ):
+        keys = sup.keys_under(s3, f"bronze/bronze_nsde/partition_datetime={value}/")
+        assert len(keys) > 1  # the split happened
+        assert sum(sup.read_s3_parquet(s3, key).num_rows for key in keys) == snap.rows
+    silver = sup.read_silver(target, "nsde")
+    current = silver.filter(pc.equal(silver.column("is_current"), True))
+    assert current.num_rows == len(snapshots[-1].records)
+    table = registered_table(glue, "pp_dw_silver", "nsde", "silver")
+    assert table is not None
+    assert read_table(s3, sup.BUCKET, table).num_rows == silver.num_rows
