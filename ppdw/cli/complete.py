@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ppdw.config.loader import DATASET_CONFIG, DATASETS_DIR, WAREHOUSE_FILE, find_project_root
+from ppdw.config.layout import DATASET_CONFIG, DATASETS_DIR, WAREHOUSE_FILE, find_project_root
 from ppdw.errors import PpdwError
 
 

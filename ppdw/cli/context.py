@@ -28,7 +28,7 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def load_project(ctx: typer.Context, *, strict: bool = False) -> Project:
-    from ppdw.config.loader import find_project_root
+    from ppdw.config.layout import find_project_root
     from ppdw.config.loader import load_project as load
 
     return load(find_project_root(explicit=state(ctx).project), strict=strict)

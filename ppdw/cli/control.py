@@ -24,7 +24,6 @@ from ppdw.cli.plan_apply import (
 )
 from ppdw.cli.render import plural
 from ppdw.errors import ExitCode, UsageError
-from ppdw.targets import receipt
 
 if TYPE_CHECKING:
     from ppdw.config.loader import Project
@@ -145,6 +144,8 @@ def deploy(
                 level=require_approval,
                 yes=yes,
             )
+            from ppdw.targets import receipt  # AWS modules: not for `ppdw --help`
+
             for name in chosen:  # the local target's note that these stacks are current
                 receipt.record(target, project.warehouse.names, project.root, name)
             changes = 0

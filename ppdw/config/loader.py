@@ -7,20 +7,21 @@ duplicate keys are refused) before pydantic validates them.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ppdw.config.layout import (
+    DATASET_CONFIG,
+    DATASETS_DIR,
+    WAREHOUSE_FILE,
+)
 from ppdw.config.models import Dataset, Warehouse
 from ppdw.errors import ConfigError, did_you_mean
 from ppdw.naming import is_valid_dataset_name
 
-WAREHOUSE_FILE = Path("config/warehouse.json")
-DATASETS_DIR = Path("fda")
-DATASET_CONFIG = Path("config/dataset.json")
 MAX_CONFIG_BYTES = 1024 * 1024
 #: Files a dataset folder must hold (product.md, Project layout).
 DATASET_FILES = (
@@ -51,27 +52,6 @@ class Project:
                 or f"create it with `ppdw add-dataset {name}`",
             )
         return self.datasets[name]
-
-
-def find_project_root(start: Path | None = None, explicit: str | None = None) -> Path:
-    """`--project`, then `PPDW_PROJECT`, then the nearest folder upward with the config."""
-    chosen = explicit or os.environ.get("PPDW_PROJECT")
-    if chosen:
-        root = Path(chosen).expanduser().resolve()
-        if not (root / WAREHOUSE_FILE).is_file():
-            raise ConfigError(
-                f"{root}: no {WAREHOUSE_FILE} here",
-                "point --project (or PPDW_PROJECT) at the folder holding config/warehouse.json",
-            )
-        return root
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / WAREHOUSE_FILE).is_file():
-            return folder
-    raise ConfigError(
-        f"no {WAREHOUSE_FILE} in {here} or any folder above it",
-        "run ppdw inside the project, or pass --project DIR",
-    )
 
 
 def read_json(path: Path, display: str) -> Any:

@@ -15,13 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from ppdw.config.loader import (
-    DATASET_CONFIG,
-    DATASET_FILES,
-    DATASETS_DIR,
-    parse_model,
-    read_json,
-)
+from ppdw.config.layout import DATASET_CONFIG, DATASETS_DIR
+from ppdw.config.loader import DATASET_FILES, parse_model, read_json
 from ppdw.config.models import Dataset
 from ppdw.errors import ConfigError, UsageError
 from ppdw.naming import DATASET_NAME_PATTERN, is_valid_dataset_name

@@ -22,7 +22,8 @@ from typing import Any
 
 import ppdw
 from ppdw.aws import objects
-from ppdw.config.loader import DATASET_FILES, DATASETS_DIR, WAREHOUSE_FILE
+from ppdw.config.layout import DATASETS_DIR, WAREHOUSE_FILE
+from ppdw.config.loader import DATASET_FILES
 from ppdw.naming import LOCAL_RECEIPT, CoreNames
 from ppdw.targets.context import TargetContext
 
