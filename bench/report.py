@@ -1,12 +1,14 @@
 """Render a `Report` as the Markdown printed by the bench and written to RESULTS.md.
 
 Rule: every number comes from the report (what this one run measured); the prose around
-the tables is fixed.
+the tables is fixed. The one exception is marked as such: "Misses, explained" is
+bench/MISSES.md, written by hand from profiles (dated there), when a goal is missed.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from bench.e2e import PHASES, RUNS, median
@@ -178,6 +180,17 @@ def _loads(report: Report) -> str:
     return f"{min(loads):.2f} / {median(loads):.2f} / {max(loads):.2f}"
 
 
+#: The profile behind the goals a run misses: written by hand after profiling (a
+#: benchmark run measures, it does not explain), included as it is.
+MISSES = Path(__file__).with_name("MISSES.md")
+
+
+def _misses() -> list[str]:
+    if not MISSES.is_file():
+        return []
+    return ["## Misses, explained (profiles)", "", MISSES.read_text(encoding="utf-8").strip(), ""]
+
+
 def markdown(report: Report) -> str:
     info = report.info
     start = ", ".join(f"{x:.2f}" for x in info.get("load_average", []))
@@ -218,6 +231,7 @@ def markdown(report: Report) -> str:
         out += [*aws_table(report), ""]
     if any(r["tty"] for r in report.runs):
         out += ["## Live view", "", *live_table(report), ""]
+    out += _misses()
     out += ["## Correctness checks (ppdw against the DuckDB pipeline)", ""]
     out += [*checks_table(report), ""]
     control = report.extra.get("control_plane")
