@@ -45,3 +45,16 @@ def test_status_of_unknown_dataset_exits_2(project: Path) -> None:
     result = CliRunner().invoke(app, ["--project", str(project), "status", "nope"])
     assert result.exit_code == 2
     assert "unknown dataset 'nope'" in result.stderr
+
+
+def test_a_command_leaves_nothing_frozen_for_the_collector(project: Path) -> None:
+    """The CLI freezes the objects alive while a command works (cli/context.open_target);
+    a process running many commands must get them back to the collector afterwards, or
+    each command's garbage cycles would pile up for good."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["--project", str(project), "status", "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert gc.get_freeze_count() == 0
