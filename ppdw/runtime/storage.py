@@ -164,7 +164,8 @@ def replace_folder(s3: Any, bucket: str, prefix: str, table: pa.Table) -> Writte
             body = bodies[index].result()
             objects.put_bytes(s3, bucket, keys[index], body, PARQUET_CONTENT_TYPE)
             total += len(body)
-    stale = [k for k in list_keys(s3, bucket, prefix) if k not in set(keys)]
+    written = set(keys)
+    stale = [k for k in list_keys(s3, bucket, prefix) if k not in written]
     delete_keys(s3, bucket, stale)
     return Written(key=keys[0], rows=table.num_rows, bytes=total, files=len(keys))
 

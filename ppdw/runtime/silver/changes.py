@@ -247,11 +247,7 @@ def _pair_by_duckdb(
 ) -> _Pairs:
     """Pairs by a full outer join on the keys in DuckDB (any key shape, every core), the
     same pairs as `_pair_by_join`: each list in ascending row order."""
-    left = snapshot.select(keys).append_column(_S, row_numbers(snapshot.num_rows))
-    right = current.select(keys)
-    if live is not None:
-        right = right.take(live)
-    right = right.append_column(_C, row_numbers(current.num_rows) if live is None else live)
+    left, right = _numbered(snapshot, keys, _S), _numbered(current, keys, _C, live)
     on = " AND ".join(f"s.{duck.identifier(k)} = c.{duck.identifier(k)}" for k in keys)
     sql = (
         f"SELECT s.{_S} AS {_S}, c.{_C} AS {_C} FROM s FULL OUTER JOIN c ON {on} "
@@ -286,11 +282,20 @@ def _pair_by_join(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> _Pa
 
 def _pair_rows(snapshot: pa.Table, current: pa.Table, keys: list[str]) -> pa.Table:
     """Full outer join on the keys: (snapshot row, current row) index pairs, null if absent."""
-    left = snapshot.select(keys).append_column(_S, row_numbers(snapshot.num_rows))
-    right = current.select(keys).append_column(_C, row_numbers(current.num_rows))
+    left, right = _numbered(snapshot, keys, _S), _numbered(current, keys, _C)
     if current.num_rows == 0:
         return left.append_column(_C, pa.nulls(left.num_rows, pa.uint64())).select([_S, _C])
     return left.join(right, keys, join_type="full outer").select([_S, _C])
+
+
+def _numbered(
+    table: pa.Table, keys: list[str], name: str, rows: pa.Array | None = None
+) -> pa.Table:
+    """The key columns of `table` at `rows` (every row when None), with each row's position
+    in `table` as column `name`."""
+    if rows is None:
+        return table.select(keys).append_column(name, row_numbers(table.num_rows))
+    return table.select(keys).take(rows).append_column(name, rows)
 
 
 def _indices(pairs: pa.Table, mask: pa.ChunkedArray, column: str) -> pa.Array:
