@@ -10,7 +10,8 @@ machine's load hits both; the load average is recorded at each run.
 The snapshots of one sequence, in run-time order:
 - `first_load`: day 1 into an empty warehouse;
 - `churn`: day 2 (0.5% of keys deleted, 1% updated, 0.5% inserted);
-- `no_change`: day 2's rows again in a new zip (another file, the same data);
+- `no_change`: day 2's rows again in a new zip (another file, the same data: ppdw stops
+  after the fetch, its extracted file being the last run's; DuckDB processes it in full);
 - `same_file`: the `no_change` zip again (ppdw stops after the fetch: source unchanged).
 """
 

@@ -31,7 +31,6 @@ from ppdw.deploy.resources import StackContext
 from ppdw.errors import PpdwError, UsageError
 from ppdw.runs.progress import RunProgress
 from ppdw.runtime import holders, lease, manifest
-from ppdw.runtime.jobs import run_bronze_job, run_silver_job
 from ppdw.runtime.lease import Lease, release_after
 from ppdw.targets import TargetContext
 
@@ -270,6 +269,10 @@ def _layer(
     sleep: Callable[[float], None],
     held: Lease,
 ) -> dict[str, Any]:
+    # The jobs (and the Arrow engine) are imported by a run that reaches them, not by one
+    # that stops after the fetch (an unchanged source).
+    from ppdw.runtime.jobs import run_bronze_job, run_silver_job
+
     argv = job_argv(target, project, request, layer)
     job = run_bronze_job if layer == "bronze" else run_silver_job
     progress.start(layer)

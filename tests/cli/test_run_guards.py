@@ -86,7 +86,7 @@ def _kill_after_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     def killed(*_: object, **__: object) -> None:
         raise PpdwError("bronze job lost its worker")
 
-    monkeypatch.setattr("ppdw.runs.local.run_bronze_job", killed)
+    monkeypatch.setattr("ppdw.runtime.jobs.run_bronze_job", killed)
 
 
 def test_a_retry_resumes_only_with_the_source_raw_holds(

@@ -77,7 +77,7 @@ def _failing_bronze(*_: Any, **__: Any) -> dict[str, Any]:
 def test_a_failed_step_leaves_later_steps_not_run(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ppdw.runs.local.run_bronze_job", _failing_bronze)
+    monkeypatch.setattr("ppdw.runtime.jobs.run_bronze_job", _failing_bronze)
     code, _, err = invoke(project, "run", "nsde", "--as-of", "2026-11-01T06:00:00Z")
     assert code == 1
     assert "bronze: failed" in err
@@ -101,7 +101,7 @@ def test_ctrl_c_on_the_embedded_local_target_keeps_nothing_and_gives_the_retry(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patched:
-        patched.setattr("ppdw.runs.local.run_silver_job", _interrupt)
+        patched.setattr("ppdw.runtime.jobs.run_silver_job", _interrupt)
         code, _, err = invoke(project, "run", "nsde", "--as-of", "2026-11-01T06:00:00Z")
     assert code == 130
     assert "silver: interrupted" in err
@@ -121,7 +121,7 @@ def test_ctrl_c_where_writes_stay_says_what_was_kept_and_the_retry_resumes(
     args = ["--target", "aws", "run", "rxnorm", "--runner", "local"]
     when = ["--as-of", "2026-09-08T08:00:00Z", "--source", str(project / RXNORM)]
     with monkeypatch.context() as patched:
-        patched.setattr("ppdw.runs.local.run_bronze_job", _interrupt)
+        patched.setattr("ppdw.runtime.jobs.run_bronze_job", _interrupt)
         code, _, err = invoke(project, *args, *when)
     assert code == 130
     run_id = "rxnorm-20260908-080000"

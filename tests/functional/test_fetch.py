@@ -140,6 +140,69 @@ def test_unchanged_source_stops_after_raw_and_leaves_nothing(s3: Any) -> None:
     assert len(_raw_keys(s3, "r1")) == 3, "the earlier run is untouched"
 
 
+def _repacked(tmp_path: Path, source: Path, date_time: tuple[int, ...]) -> Path:
+    """`source`'s files in a new zip whose member dates (so whose bytes) differ."""
+    out = tmp_path / source.name
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(zipfile.ZipInfo(info.filename, date_time), old.read(info))
+    assert out.read_bytes() != source.read_bytes()
+    return out
+
+
+def test_a_new_archive_of_the_same_files_is_unchanged_and_leaves_nothing(
+    s3: Any, tmp_path: Path
+) -> None:
+    first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
+    manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])
+    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 2, 5, 0, 0))
+    again = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(repacked))
+    assert again.status == "unchanged"
+    assert again.members == []
+    assert again.manifest["unchanged_since"] == "r1"
+    assert again.manifest["sha256"] == _sha(repacked.read_bytes())
+    assert _raw_keys(s3, "r2") == [], "neither the download nor its files stay in raw"
+    assert len(_raw_keys(s3, "r1")) == 3, "the earlier run is untouched"
+
+
+def test_a_new_archive_with_one_changed_file_is_fetched(s3: Any, tmp_path: Path) -> None:
+    first = fetch(s3, _config("rxnorm"), run_id="rx-1", run_time=T1, source=str(RXNORM_SAMPLE))
+    rx_names = CoreNames("pp-dw").dataset("rxnorm")
+    manifest.write_last_success(s3, BUCKET, rx_names, "rx-1", T1, first.manifest["sha256"])
+    with zipfile.ZipFile(RXNORM_SAMPLE) as old:
+        files = {info.filename: old.read(info) for info in old.infolist() if not info.is_dir()}
+    wanted = next(name for name in files if name.endswith("RXNCONSO.RRF"))
+    files[wanted] += files[wanted].splitlines(keepends=True)[-1].replace(b"|", b"|x", 1)
+    changed = _zip_file(tmp_path, files, RXNORM_SAMPLE.name)
+    result = fetch(s3, _config("rxnorm"), run_id="rx-2", run_time=T2, source=str(changed))
+    assert result.status == "fetched"
+    assert "rrf/RXNCONSO.RRF" in _raw_keys(s3, "rx-2", "rxnorm")
+
+
+def test_same_files_as_a_run_that_is_not_the_last_applied_are_fetched(
+    s3: Any, tmp_path: Path
+) -> None:
+    first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
+    second = REPO / "fda/nsde/sample/2026-11-02/Comprehensive_NDC_SPL_Data_Elements_File.zip"
+    fetched = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(second))
+    manifest.write_last_success(s3, BUCKET, NAMES, "r2", T2, fetched.manifest["sha256"])
+    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 3, 5, 0, 0))
+    t3 = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+    assert fetch(s3, _config(), run_id="r3", run_time=t3, source=str(repacked)).status == (
+        "fetched"
+    ), "the data went back to r1's: a change against the last applied run (r2)"
+    assert first.status == "fetched"
+
+
+def test_force_fetches_a_new_archive_of_the_same_files(s3: Any, tmp_path: Path) -> None:
+    first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
+    manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])
+    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 2, 5, 0, 0))
+    forced = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(repacked), force=True)
+    assert forced.status == "fetched"
+    assert len(_raw_keys(s3, "r2")) == 3
+
+
 def test_force_fetches_an_unchanged_source(s3: Any) -> None:
     first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
     manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])

@@ -86,7 +86,7 @@ def test_silver_killed_before_the_partition_swap_leaves_previous_silver(
 
         return original(argv, hooks={"before_register": crash}, **kw)
 
-    monkeypatch.setattr("ppdw.runs.local.run_silver_job", killed)
+    monkeypatch.setattr("ppdw.runtime.jobs.run_silver_job", killed)
     with pytest.raises(KeyboardInterrupt):
         sup.run(target, loaded, "rxnorm", 1)
 
@@ -108,7 +108,7 @@ def test_silver_killed_before_the_partition_swap_leaves_previous_silver(
     assert sup.read_silver(target, "rxnorm").equals(before)
 
     # The next attempt of the same run completes it, and the history is right.
-    monkeypatch.setattr("ppdw.runs.local.run_silver_job", original)
+    monkeypatch.setattr("ppdw.runtime.jobs.run_silver_job", original)
     again = sup.run(target, loaded, "rxnorm", 1, from_step="silver")
     assert again["status"] == "succeeded"
     snaps = [sup.read_snapshot(loaded, "rxnorm", i) for i in range(2)]

@@ -5,13 +5,16 @@ and the runtime's `manifest`, `download`, `archive` only (the fetch Lambda impor
 
 Order of a run: clear the run folder (manifest first, so it reads as incomplete), stream
 the download, compare its sha256 with the last successful run, check the archive, extract
-the wanted members, write `_manifest.json` LAST. A run is complete only when its manifest
+the wanted members, compare them with the last successful run's, write `_manifest.json`
+LAST. A run is complete only when its manifest
 exists.
 
-"Unchanged": the download is written (it must be, to hash it while streaming) and removed
-again, nothing else is written to raw, and no raw manifest appears; the run record
-(`silver/_runs/...`) keeps the fetch details. Raw therefore holds only distinct
-downloads.
+"Unchanged": the download's sha256 equals the last applied run's, or (a zip) the files
+extracted from it, names and sha256, equal the files the last applied run extracted (a
+source re-packed with new dates but the same data). What the run wrote to raw (the
+download, which must be written to hash it while streaming, and any extracted file) is
+removed again and no raw manifest appears; the run record (`silver/_runs/...`) keeps the
+fetch details. Raw therefore holds only distinct data.
 
 Raw is immutable (data.md, Run): a run id whose fetch succeeded never fetches again
 (`guard_raw`, before anything is written, the run record included). A retry of a run
@@ -107,12 +110,14 @@ def fetch(
     document = _manifest(config, run_id, run_time, shown, got, force)
     since = None if force else _unchanged_since(last, got.sha256, run_id)
     if since is not None:
-        objects.delete_keys(s3, bucket, [got.key])
-        document.update(status="unchanged", unchanged_since=since, members=[])
         log.info("source unchanged since run %s (sha256 %s)", since, got.sha256)
-        return FetchResult("unchanged", run_id, document["run_time"], document, [])
+        return _unchanged(s3, config, document, since, [got.key])
     members = _members(s3, config, got, run_prefix, extract_progress)
     document["members"] = [m.as_dict() for m in members]
+    since = None if force else _same_members_since(s3, config, last, members, run_id)
+    if since is not None:
+        log.info("source unchanged since run %s: a new archive of the same files", since)
+        return _unchanged(s3, config, document, since, [got.key, *(m.key for m in members)])
     fence()
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
@@ -209,6 +214,35 @@ def _unchanged_since(last: LastSuccess | None, sha256: str, run_id: str) -> str 
     if last is None or last.get("source_sha256") != sha256 or last.get("run_id") == run_id:
         return None
     return last.get("run_id")
+
+
+def _same_members_since(
+    s3: Any,
+    config: FetchConfig,
+    last: LastSuccess | None,
+    members: list[archive.ExtractedMember],
+    run_id: str,
+) -> str | None:
+    """The last applied run, when it extracted these same files (names and sha256) from
+    another archive: a source re-packed without a change in its data (an archive's dates
+    change its bytes) is unchanged too."""
+    if last is None or last.get("run_id") == run_id or config.compression != "zip":
+        return None
+    held = manifest.read_raw_manifest(s3, config.bucket, config.names, last["run_id"])
+    if held is None or not members:
+        return None
+    now = sorted((m.name, m.sha256) for m in members)
+    then = sorted((str(m.get("name")), str(m.get("sha256"))) for m in held.get("members") or [])
+    return last["run_id"] if now == then else None
+
+
+def _unchanged(
+    s3: Any, config: FetchConfig, document: dict[str, Any], since: str, written: list[str]
+) -> FetchResult:
+    """Remove what this run wrote to raw and report the source unchanged since `since`."""
+    objects.delete_keys(s3, config.bucket, written)
+    document.update(status="unchanged", unchanged_since=since, members=[])
+    return FetchResult("unchanged", str(document["run_id"]), document["run_time"], document, [])
 
 
 def check_run_order(

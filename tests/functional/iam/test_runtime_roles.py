@@ -9,6 +9,7 @@ the action and the resource, and so does a call the IAM table does not know.
 from __future__ import annotations
 
 import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,15 @@ def run_record(deployed: Deployed, dataset: str, run_id: str) -> dict[str, Any]:
     return dict(json.loads(body))
 
 
+def repacked(source: Path, folder: Path) -> Path:
+    """`source`'s files in a new archive: other dates, so other bytes, the same data."""
+    out = folder / source.name
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(zipfile.ZipInfo(info.filename, (2026, 11, 4, 5, 0, 0)), old.read(info))
+    return out
+
+
 def not_denied(error: PpdwError) -> None:
     """A failing run must fail on its data, never on a permission."""
     assert not isinstance(error, AwsError), f"failed on AWS, not on the data: {error.message}"
@@ -65,7 +75,11 @@ def not_denied(error: PpdwError) -> None:
     indirect=["deployed"],
 )
 def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
-    deployed: Deployed, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, dataset: str
+    deployed: Deployed,
+    simulator: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dataset: str,
 ) -> None:
     names = deployed.project.warehouse.names
     lam, lam_gate = deployed.as_role(names.lambda_role, simulator)
@@ -93,6 +107,13 @@ def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
     assert run_record(deployed, dataset, f"{dataset}-r3")["status"] == "unchanged"
     lam_gate.check()
 
+    # unchanged: the same files in a new archive (the fetch reads the last run's raw manifest)
+    assert fetch(4, repacked(samples[1], tmp_path))["status"] == "unchanged"
+    record = run_record(deployed, dataset, f"{dataset}-r4")
+    assert record["status"] == "unchanged"
+    assert record["steps"]["fetch"]["unchanged_since"] == f"{dataset}-r2"
+    lam_gate.check()
+
     def failing_run(n: int, step: str) -> None:
         fetch(n, FAILING[dataset][step])
         if step != "fetch":
@@ -101,7 +122,7 @@ def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
             job(n, "silver")
 
     # failing in each step
-    for n, step in ((4, "fetch"), (5, "bronze"), (6, "silver")):
+    for n, step in ((5, "fetch"), (6, "bronze"), (7, "silver")):
         with pytest.raises(PpdwError) as caught:
             failing_run(n, step)
         not_denied(caught.value)
