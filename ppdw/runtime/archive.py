@@ -10,13 +10,21 @@ letter, backslash tricks), no duplicate or reserved names, the wanted members' t
 uncompressed size and each one's compression ratio bounded, supported compression and no
 encryption. `zipfile` never returns more than a member's declared size and checks its
 CRC, so the declared sizes bound what extraction writes.
+
+Each extracted member records, besides the sha256 of its content, its compression method
+and the sha256 of its compressed bytes (`packed_sha256`): decompressing is deterministic,
+so a member packed with the same method into the same bytes holds the same content, which
+lets the fetch recognize an unchanged source in a new archive without extracting it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import hashlib
 import lzma
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -162,14 +170,72 @@ def _corrupt(archive_name: str, detail: str) -> DataQualityError:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """How a member is stored in its archive: compression method and compressed bytes."""
+
+    compression: int
+    sha256: str
+
+    def matches(self, recorded: dict[str, Any]) -> bool:
+        """Whether a member `as_dict` recorded was stored exactly so."""
+        return (
+            recorded.get("compression") == self.compression
+            and recorded.get("packed_sha256") == self.sha256
+        )
+
+
+@dataclass(frozen=True)
 class ExtractedMember:
     name: str
     key: str
     bytes: int
     sha256: str
+    packed: Packed | None = None  # None: not from an archive (the download itself)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "key": self.key, "bytes": self.bytes, "sha256": self.sha256}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "key": self.key,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+        if self.packed is not None:
+            out.update(compression=self.packed.compression, packed_sha256=self.packed.sha256)
+        return out
+
+
+#: A local file header: signature, versions, flags, method, time, date, CRC, sizes, then
+#: the lengths of the name and of the extra field that precede the member's data.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def packed_members(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], *, archive_name: str
+) -> dict[str, Packed]:
+    """Each member's `Packed` (its compressed bytes read and hashed, nothing decompressed)."""
+    try:
+        return {info.filename: _packed(archive, info) for info in members}
+    except (*_DAMAGED, struct.error) as error:
+        raise _corrupt(archive_name, f"reading failed ({error})") from error
+
+
+def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Packed:
+    file = archive.fp
+    if file is None:
+        raise ValueError("the archive is closed")
+    file.seek(info.header_offset)
+    fields = _LOCAL_HEADER.unpack(file.read(_LOCAL_HEADER.size))
+    if fields[0] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header of member {info.filename!r}")
+    file.seek(info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1])
+    digest, left = hashlib.sha256(), info.compress_size
+    while left:
+        chunk = file.read(min(READ_CHUNK, left))
+        if not chunk:
+            raise zipfile.BadZipFile(f"member {info.filename!r} is truncated")
+        digest.update(chunk)
+        left -= len(chunk)
+    return Packed(info.compress_type, digest.hexdigest())
 
 
 def extract_members(
@@ -181,17 +247,22 @@ def extract_members(
     *,
     archive_name: str,
     progress: Callable[[int, int | None], None] | None = None,
+    packed: dict[str, Packed] | None = None,
 ) -> list[ExtractedMember]:
     """Stream each member to `prefix + member path`; all or nothing.
 
-    `progress(bytes, total)` counts uncompressed bytes over all members together."""
+    `progress(bytes, total)` counts uncompressed bytes over all members together; `packed`
+    (from `packed_members`) is recorded with each member."""
     done: list[ExtractedMember] = []
     total = sum(info.file_size for info in members)
     try:
         for info in members:
             before = sum(m.bytes for m in done)
             counted = None if progress is None else _offset(progress, before, total)
-            done.append(_extract_one(archive, info, s3, bucket, prefix, counted))
+            member = _extract_one(archive, info, s3, bucket, prefix, counted)
+            if packed is not None:
+                member = dataclasses.replace(member, packed=packed[info.filename])
+            done.append(member)
     except DataQualityError:
         objects.delete_keys(s3, bucket, [m.key for m in done])
         raise

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,14 +51,46 @@ def _raw_keys(s3: Any, run_id: str, dataset: str = "nsde") -> list[str]:
     return [k[len(prefix) :] for k in objects.list_keys(s3, BUCKET, prefix)]
 
 
-def _zip_file(tmp_path: Path, members: dict[str, bytes], name: str = "src.zip") -> Path:
+def _zip_file(
+    tmp_path: Path,
+    members: dict[str, bytes],
+    name: str = "src.zip",
+    *,
+    level: int | None = None,
+    date_time: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0),
+) -> Path:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for member, data in members.items():
-            archive.writestr(zipfile.ZipInfo(member), data, compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(zipfile.ZipInfo(member, date_time), data,
+                             compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)  # fmt: skip
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def _compressed_bytes(path: Path, member: str) -> bytes:
+    """A member's data as stored: after its local header, `compress_size` bytes."""
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    at = info.header_offset
+    name_length = int.from_bytes(data[at + 26 : at + 28], "little")
+    extra_length = int.from_bytes(data[at + 28 : at + 30], "little")
+    start = at + 30 + name_length + extra_length
+    return data[start : start + info.compress_size]
+
+
+def _written(s3: Any) -> list[str]:
+    """The keys of every object written through `s3` from now on (single or multipart)."""
+    keys: list[str] = []
+    for operation in ("PutObject", "CreateMultipartUpload"):
+        s3.meta.events.register(
+            f"before-parameter-build.s3.{operation}",
+            lambda params, **_: keys.append(params["Key"]),
+        )
+    return keys
 
 
 def test_fetch_local_zip_writes_download_member_and_manifest_last(s3: Any) -> None:
@@ -87,8 +120,17 @@ def test_fetch_local_zip_writes_download_member_and_manifest_last(s3: Any) -> No
     assert stored["bytes"] == len(data)
     assert stored["sha256"] == _sha(data)
     assert stored["source"] == str(NSDE_SAMPLE)
+    packed = _compressed_bytes(NSDE_SAMPLE, member)
+    assert zlib.decompressobj(-15).decompress(packed) == csv_bytes, "exactly the deflate stream"
     assert stored["members"] == [
-        {"name": member, "key": prefix + member, "bytes": len(csv_bytes), "sha256": _sha(csv_bytes)}
+        {
+            "name": member,
+            "key": prefix + member,
+            "bytes": len(csv_bytes),
+            "sha256": _sha(csv_bytes),
+            "compression": zipfile.ZIP_DEFLATED,
+            "packed_sha256": _sha(packed),
+        }
     ]
 
 
@@ -192,6 +234,77 @@ def test_same_files_as_a_run_that_is_not_the_last_applied_are_fetched(
         "fetched"
     ), "the data went back to r1's: a change against the last applied run (r2)"
     assert first.status == "fetched"
+
+
+CSV = b"PRODUCTNDC,NDC11,PROPRIETARYNAME\n" + b"".join(
+    b"0409-%04d,0040966%04d,Drug %d\n" % (n, n, n) for n in range(2000)
+)
+
+
+def _first_run(s3: Any, tmp_path: Path) -> None:
+    """Run r1 fetched `CSV` in a zip of level 6 and was applied."""
+    first_zip = _zip_file(tmp_path / "1", {"data.csv": CSV}, "src.zip", level=6)
+    first = fetch(s3, _config(members=("*.csv",)), run_id="r1", run_time=T1,
+                  source=str(first_zip))  # fmt: skip
+    manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])
+
+
+def test_a_member_stored_as_before_is_not_extracted_again(s3: Any, tmp_path: Path) -> None:
+    _first_run(s3, tmp_path)
+    again = _zip_file(tmp_path / "2", {"data.csv": CSV}, "src.zip", level=6,
+                      date_time=(2026, 11, 2, 5, 0, 0))  # fmt: skip
+    assert again.read_bytes() != (tmp_path / "1" / "src.zip").read_bytes()
+    written = _written(s3)
+    result = fetch(s3, _config(members=("*.csv",)), run_id="r2", run_time=T2,
+                   source=str(again))  # fmt: skip
+    assert result.status == "unchanged"
+    assert result.manifest["unchanged_since"] == "r1"
+    assert written == [NAMES.raw_run_prefix("r2") + "src.zip"], "only the download, to hash it"
+    assert _raw_keys(s3, "r2") == []
+
+
+def test_the_same_content_packed_otherwise_is_extracted_and_found_unchanged(
+    s3: Any, tmp_path: Path
+) -> None:
+    _first_run(s3, tmp_path)
+    again = _zip_file(tmp_path / "2", {"data.csv": CSV}, "src.zip", level=1)
+    assert _compressed_bytes(again, "data.csv") != _compressed_bytes(
+        tmp_path / "1" / "src.zip", "data.csv"
+    )
+    written = _written(s3)
+    result = fetch(s3, _config(members=("*.csv",)), run_id="r2", run_time=T2,
+                   source=str(again))  # fmt: skip
+    assert result.status == "unchanged"
+    assert NAMES.raw_run_prefix("r2") + "data.csv" in written, "extracted to compare its sha256"
+    assert _raw_keys(s3, "r2") == [], "and removed again"
+
+
+def test_a_member_recorded_with_another_compression_method_is_extracted(
+    s3: Any, tmp_path: Path
+) -> None:
+    _first_run(s3, tmp_path)
+    held = manifest.read_raw_manifest(s3, BUCKET, NAMES, "r1")
+    assert held is not None
+    held["members"][0]["compression"] = zipfile.ZIP_BZIP2  # the same bytes, read otherwise
+    manifest.write_raw_manifest(s3, BUCKET, NAMES, "r1", held)
+    again = _zip_file(tmp_path / "2", {"data.csv": CSV}, "src.zip", level=6,
+                      date_time=(2026, 11, 2, 5, 0, 0))  # fmt: skip
+    written = _written(s3)
+    result = fetch(s3, _config(members=("*.csv",)), run_id="r2", run_time=T2,
+                   source=str(again))  # fmt: skip
+    assert NAMES.raw_run_prefix("r2") + "data.csv" in written
+    assert result.status == "unchanged", "its content, compared after extraction, is the same"
+
+
+def test_a_changed_member_or_a_new_one_is_fetched(s3: Any, tmp_path: Path) -> None:
+    _first_run(s3, tmp_path)
+    changed = _zip_file(tmp_path / "2", {"data.csv": CSV.replace(b"Drug 7\n", b"Drug 8\n")})
+    config = _config(members=("*.csv",))
+    assert fetch(s3, config, run_id="r2", run_time=T2, source=str(changed)).status == "fetched"
+    assert sorted(_raw_keys(s3, "r2")) == ["_manifest.json", "data.csv", "src.zip"]
+    added = _zip_file(tmp_path / "3", {"data.csv": CSV, "more.csv": b"a\n"}, level=6)
+    t3 = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+    assert fetch(s3, config, run_id="r3", run_time=t3, source=str(added)).status == "fetched"
 
 
 def test_force_fetches_a_new_archive_of_the_same_files(s3: Any, tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ exists.
 
 "Unchanged": the download's sha256 equals the last applied run's, or (a zip) the files
 extracted from it, names and sha256, equal the files the last applied run extracted (a
-source re-packed with new dates but the same data). What the run wrote to raw (the
+source re-packed with new dates but the same data). A wanted member stored exactly as
+then (compression method and compressed bytes, `archive.Packed`) holds the same content,
+so when every one is, nothing is extracted at all. What the run wrote to raw (the
 download, which must be written to hash it while streaming, and any extracted file) is
 removed again and no raw manifest appears; the run record (`silver/_runs/...`) keeps the
 fetch details. Raw therefore holds only distinct data.
@@ -112,12 +114,14 @@ def fetch(
     if since is not None:
         log.info("source unchanged since run %s (sha256 %s)", since, got.sha256)
         return _unchanged(s3, config, document, since, [got.key])
-    members = _members(s3, config, got, run_prefix, extract_progress)
+    earlier = None if force else _last_members(s3, config, last, run_id)
+    members = _members(s3, config, got, run_prefix, extract_progress, earlier)
+    if earlier is not None and (members is None or _same_files(members, earlier.members)):
+        log.info("source unchanged since run %s: a new archive of the same files", earlier.run_id)
+        written = [got.key, *(m.key for m in members or [])]
+        return _unchanged(s3, config, document, earlier.run_id, written)
+    assert members is not None  # None only when every member is stored as in `earlier`
     document["members"] = [m.as_dict() for m in members]
-    since = None if force else _same_members_since(s3, config, last, members, run_id)
-    if since is not None:
-        log.info("source unchanged since run %s: a new archive of the same files", since)
-        return _unchanged(s3, config, document, since, [got.key, *(m.key for m in members)])
     fence()
     manifest.write_raw_manifest(s3, bucket, names, run_id, document)
     log.info("fetched %d bytes, %d member(s)", got.bytes, len(members))
@@ -216,24 +220,42 @@ def _unchanged_since(last: LastSuccess | None, sha256: str, run_id: str) -> str 
     return last.get("run_id")
 
 
-def _same_members_since(
-    s3: Any,
-    config: FetchConfig,
-    last: LastSuccess | None,
-    members: list[archive.ExtractedMember],
-    run_id: str,
-) -> str | None:
-    """The last applied run, when it extracted these same files (names and sha256) from
-    another archive: a source re-packed without a change in its data (an archive's dates
-    change its bytes) is unchanged too."""
+@dataclass(frozen=True)
+class Earlier:
+    """The last applied run and the members it extracted, as its raw manifest records them."""
+
+    run_id: str
+    members: list[dict[str, Any]]
+
+
+def _last_members(
+    s3: Any, config: FetchConfig, last: LastSuccess | None, run_id: str
+) -> Earlier | None:
+    """What the last applied run (not this one) extracted from its zip; None when there is
+    nothing to compare with."""
     if last is None or last.get("run_id") == run_id or config.compression != "zip":
         return None
     held = manifest.read_raw_manifest(s3, config.bucket, config.names, last["run_id"])
-    if held is None or not members:
-        return None
+    members = (held or {}).get("members")
+    return Earlier(last["run_id"], list(members)) if members else None
+
+
+def _same_files(members: list[archive.ExtractedMember], earlier: list[dict[str, Any]]) -> bool:
+    """These files (names and content sha256) are the ones extracted before: a source
+    re-packed without a change in its data (an archive's dates change its bytes)."""
     now = sorted((m.name, m.sha256) for m in members)
-    then = sorted((str(m.get("name")), str(m.get("sha256"))) for m in held.get("members") or [])
-    return last["run_id"] if now == then else None
+    then = sorted((str(m.get("name")), str(m.get("sha256"))) for m in earlier)
+    return now == then
+
+
+def _same_packing(packed: dict[str, archive.Packed], earlier: list[dict[str, Any]]) -> bool:
+    """Every wanted member is stored exactly as a member of the same name the last applied
+    run extracted (method and compressed bytes), and no other was extracted then: the
+    content is that run's without decompressing it."""
+    recorded = {str(m.get("name")): m for m in earlier}
+    return set(recorded) == set(packed) and all(
+        how.matches(recorded[name]) for name, how in packed.items()
+    )
 
 
 def _unchanged(
@@ -291,7 +313,10 @@ def _members(
     got: download.Downloaded,
     run_prefix: str,
     progress: Callable[[int, int | None], None] | None,
-) -> list[archive.ExtractedMember]:
+    earlier: Earlier | None = None,
+) -> list[archive.ExtractedMember] | None:
+    """The extracted members; None (nothing extracted) when every wanted member is stored
+    exactly as one the last applied run (`earlier`) extracted."""
     if config.compression != "zip":
         return [archive.ExtractedMember(got.name, got.key, got.bytes, got.sha256)]
     reader = streams.RangeReader(s3, config.bucket, got.key)
@@ -303,6 +328,16 @@ def _members(
             reserved=(got.name, *download.RESERVED_NAMES),
             limits=config.limits,
         )
+        packed = archive.packed_members(zipped, wanted, archive_name=got.name)
+        if earlier is not None and _same_packing(packed, earlier.members):
+            return None
         return archive.extract_members(
-            zipped, wanted, s3, config.bucket, run_prefix, archive_name=got.name, progress=progress
+            zipped,
+            wanted,
+            s3,
+            config.bucket,
+            run_prefix,
+            archive_name=got.name,
+            progress=progress,
+            packed=packed,
         )
