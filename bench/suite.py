@@ -286,8 +286,8 @@ def e2e_goals(report: Report, rows: int) -> None:
         note="per repeat "
         + ", ".join(f"{x:.2f}" for x in ratios)
         + (
-            f"; wrote {median(written) / 1e6:,.0f} MB (the download and its files, hashed "
-            "while written, removed again)"
+            f"; wrote {median(written) / 1e6:,.0f} MB (the download, written to be hashed, "
+            "removed again)"
             if written
             else ""
         ),
