@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ppdw.runs.request import RunFlags
     from ppdw.targets import TargetContext
 
+#: How an unchanged run's fetch knew (`steps.fetch.unchanged_by`), as the summary says it.
+UNCHANGED_BY = {"download": " (the same download)", "files": " (the same files, re-packed)"}
+
 
 def run(
     ctx: typer.Context,
@@ -140,9 +143,10 @@ def _report(target: TargetContext, project: Project, dataset: str, record: RunRe
             f"(finished {record.get('finished_at') or '?'}): nothing changed."
         )
     elif record.get("status") == "unchanged":
+        fetched = steps.get("fetch") or {}
+        how = UNCHANGED_BY.get(str(fetched.get("unchanged_by")), "")
         render.info(
-            f"Source unchanged since run {(steps.get('fetch') or {}).get('unchanged_since')}: "
-            "nothing to do."
+            f"Source unchanged since run {fetched.get('unchanged_since')}{how}: nothing to do."
         )
     else:
         render.info(summary_line(record))

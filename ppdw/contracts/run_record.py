@@ -32,8 +32,8 @@ class StepRecord(TypedDict, total=False):
     """One step's part (`steps.{fetch|bronze|silver}`).
 
     The fetch step adds what it downloaded (`source`, `file`, `bytes`, `sha256`, `etag`,
-    `last_modified`, `members`, `unchanged_since`); the layers put their counts in
-    `stats` (silver's `stats.changes` is a `ChangeCounts`)."""
+    `last_modified`, `members`, `unchanged_since`, `unchanged_by`); the layers put their
+    counts in `stats` (silver's `stats.changes` is a `ChangeCounts`)."""
 
     status: str  # running | succeeded | failed | unchanged | committing (silver)
     started_at: str | None
@@ -48,6 +48,8 @@ class StepRecord(TypedDict, total=False):
     last_modified: str | None
     members: list[dict[str, Any]]
     unchanged_since: str | None
+    #: "download": the same bytes as then; "files": the same files in another archive.
+    unchanged_by: str | None
 
 
 class RevertRecord(TypedDict, total=False):

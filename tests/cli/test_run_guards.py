@@ -6,6 +6,7 @@ and silver (run records included) and the catalog.
 
 from __future__ import annotations
 
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,13 +65,39 @@ def test_a_finished_run_never_fetches_again(
 def test_an_unchanged_run_never_fetches_again(cli: CliRunner, finished: Path) -> None:
     code, err = invoke(cli, finished, "run", "nsde", "--as-of", "2026-11-02T06:00:00Z")
     assert code == 0, err
-    assert "Source unchanged" in err
+    said = " ".join(err.split())  # the terminal's width wraps it
+    assert f"Source unchanged since run {FIRST} (the same download): nothing to do." in said
     before = snapshot(finished)
     second = "nsde-20261102-060000"
     code, err = invoke(cli, finished, "run", "nsde", "--run-id", second, "--source", NSDE_2)
     assert code == 2, err
     assert f"run {second} of nsde already fetched its source (unchanged since run {FIRST})" in err
     assert snapshot(finished) == before
+
+
+def test_the_same_files_re_packed_are_unchanged(cli: CliRunner, finished: Path) -> None:
+    sample = finished / "fda/nsde/sample/2026-11-01/Comprehensive_NDC_SPL_Data_Elements_File.zip"
+    repacked = finished / "repacked" / sample.name
+    repacked.parent.mkdir()
+    with zipfile.ZipFile(sample) as old, zipfile.ZipFile(repacked, "w") as new:
+        for info in old.infolist():
+            new.writestr(zipfile.ZipInfo(info.filename, (2026, 11, 2, 5, 0, 0)), old.read(info))
+    before = snapshot(finished)
+    code, err = invoke(cli, finished, "run", "nsde", "--source", str(repacked),
+                       "--as-of", "2026-11-02T06:00:00Z")  # fmt: skip
+    assert code == 0, err
+    assert f"Source unchanged since run {FIRST} (the same files, re-packed): nothing to do." in (
+        " ".join(err.split())
+    )
+    after = snapshot(finished)
+    assert after["catalog"] == before["catalog"]
+    changed = {k for k in after["objects"] if before["objects"].get(k) != after["objects"][k]}
+    gone = set(before["objects"]) - set(after["objects"])
+    assert not gone
+    # only run records: this run's ("unchanged") and the lock's bookkeeping; raw, bronze
+    # and silver data untouched
+    assert changed
+    assert all(key.startswith("silver/_runs/nsde/") for key in changed), changed
 
 
 def test_a_finished_run_is_reprocessed_from_bronze(cli: CliRunner, finished: Path) -> None:

@@ -178,6 +178,7 @@ def test_unchanged_source_stops_after_raw_and_leaves_nothing(s3: Any) -> None:
     assert again.status == "unchanged"
     assert again.members == []
     assert again.manifest["unchanged_since"] == "r1"
+    assert again.manifest["unchanged_by"] == "download"
     assert _raw_keys(s3, "r2") == []
     assert len(_raw_keys(s3, "r1")) == 3, "the earlier run is untouched"
 
@@ -202,6 +203,7 @@ def test_a_new_archive_of_the_same_files_is_unchanged_and_leaves_nothing(
     assert again.status == "unchanged"
     assert again.members == []
     assert again.manifest["unchanged_since"] == "r1"
+    assert again.manifest["unchanged_by"] == "files"
     assert again.manifest["sha256"] == _sha(repacked.read_bytes())
     assert _raw_keys(s3, "r2") == [], "neither the download nor its files stay in raw"
     assert len(_raw_keys(s3, "r1")) == 3, "the earlier run is untouched"

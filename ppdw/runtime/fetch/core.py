@@ -113,13 +113,13 @@ def fetch(
     since = None if force else _unchanged_since(last, got.sha256, run_id)
     if since is not None:
         log.info("source unchanged since run %s (sha256 %s)", since, got.sha256)
-        return _unchanged(s3, config, document, since, [got.key])
+        return _unchanged(s3, config, document, (since, "download"), [got.key])
     earlier = None if force else _last_members(s3, config, last, run_id)
     members = _members(s3, config, got, run_prefix, extract_progress, earlier)
     if earlier is not None and (members is None or _same_files(members, earlier.members)):
         log.info("source unchanged since run %s: a new archive of the same files", earlier.run_id)
         written = [got.key, *(m.key for m in members or [])]
-        return _unchanged(s3, config, document, earlier.run_id, written)
+        return _unchanged(s3, config, document, (earlier.run_id, "files"), written)
     assert members is not None  # None only when every member is stored as in `earlier`
     document["members"] = [m.as_dict() for m in members]
     fence()
@@ -259,11 +259,18 @@ def _same_packing(packed: dict[str, archive.Packed], earlier: list[dict[str, Any
 
 
 def _unchanged(
-    s3: Any, config: FetchConfig, document: dict[str, Any], since: str, written: list[str]
+    s3: Any,
+    config: FetchConfig,
+    document: dict[str, Any],
+    since: tuple[str, str],
+    written: list[str],
 ) -> FetchResult:
-    """Remove what this run wrote to raw and report the source unchanged since `since`."""
+    """Remove what this run wrote to raw and report the source unchanged `since` (the last
+    applied run, and by what: "download", the same bytes, or "files", the same files in
+    another archive)."""
     objects.delete_keys(s3, config.bucket, written)
-    document.update(status="unchanged", unchanged_since=since, members=[])
+    run_id, by = since
+    document.update(status="unchanged", unchanged_since=run_id, unchanged_by=by, members=[])
     return FetchResult("unchanged", str(document["run_id"]), document["run_time"], document, [])
 
 

@@ -102,6 +102,7 @@ def _record_success(s3: Any, config: FetchConfig, result: FetchResult, started: 
     }
     if result.status == "unchanged":
         step["unchanged_since"] = doc.get("unchanged_since")
+        step["unchanged_by"] = doc.get("unchanged_by")
     manifest.update_step(s3, config.bucket, config.names, result.run_id, "fetch", step)
     if result.status == "unchanged":
         manifest.finish_run(s3, config.bucket, config.names, result.run_id, "unchanged")

@@ -112,6 +112,7 @@ def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
     record = run_record(deployed, dataset, f"{dataset}-r4")
     assert record["status"] == "unchanged"
     assert record["steps"]["fetch"]["unchanged_since"] == f"{dataset}-r2"
+    assert record["steps"]["fetch"]["unchanged_by"] == "files"
     lam_gate.check()
 
     def failing_run(n: int, step: str) -> None:
