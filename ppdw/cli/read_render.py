@@ -200,6 +200,9 @@ def runs_table(dataset: str, summaries: list[dict[str, Any]]) -> None:
         sha = source.get("sha256")
         where = str(source.get("location") or source.get("file") or "-")
         status = Text(str(item["status"]), style="bold")
+        if item.get("unchanged_since"):
+            how = f"\nsame {item['unchanged_by']}" if item.get("unchanged_by") else ""
+            status.append(f"\nsince {item['unchanged_since']}{how}", style="dim")
         if item.get("error"):
             status.append(f"\n{item['error']}", style="red")
         out.add_row(

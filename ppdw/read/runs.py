@@ -105,6 +105,10 @@ def summary(record: RunRecord) -> dict[str, Any]:
         "started_at": record.get("started_at"),
         "finished_at": record.get("finished_at"),
         "source": source(record),
+        # an unchanged run: the applied run it is unchanged since, and by what (download:
+        # the same bytes; files: the same files in another archive)
+        "unchanged_since": (steps.get("fetch") or {}).get("unchanged_since"),
+        "unchanged_by": (steps.get("fetch") or {}).get("unchanged_by"),
         "durations": durations(record),
         "bronze_rows": bronze.get("rows"),
         "changes": changes(record),

@@ -6,6 +6,7 @@ and silver (run records included) and the catalog.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,6 +99,17 @@ def test_the_same_files_re_packed_are_unchanged(cli: CliRunner, finished: Path) 
     # and silver data untouched
     assert changed
     assert all(key.startswith("silver/_runs/nsde/") for key in changed), changed
+    # `ppdw runs` says since when and by what
+    listed = cli.invoke(app, ["--project", str(finished), "runs", "nsde", "--json"])
+    newest = json.loads(listed.stdout)["runs"][0]
+    assert (newest["status"], newest["unchanged_since"], newest["unchanged_by"]) == (
+        "unchanged",
+        FIRST,
+        "files",
+    )
+    table = cli.invoke(app, ["--project", str(finished), "runs", "nsde"]).stdout
+    assert "since" in table  # only an unchanged run's status says these
+    assert "same files" in table
 
 
 def test_a_finished_run_is_reprocessed_from_bronze(cli: CliRunner, finished: Path) -> None:
