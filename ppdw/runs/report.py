@@ -55,7 +55,15 @@ def step_counts(name: str, step: StepRecord) -> dict[str, Any]:
     """The counts a user checks per step (bytes fetched, rows, changes)."""
     stats = step.get("stats") or {}
     if name == "fetch":
-        return {"bytes": step.get("bytes"), "files": len(step.get("members") or [])}
+        counts: dict[str, Any] = {
+            "bytes": step.get("bytes"),
+            "files": len(step.get("members") or []),
+        }
+        if step.get("status") == "unchanged":
+            counts.update(
+                unchanged_since=step.get("unchanged_since"), unchanged_by=step.get("unchanged_by")
+            )
+        return counts
     if name == "bronze":
         return {"rows": stats.get("rows"), "partition": stats.get("partition")}
     changes = stats.get("changes") or {}

@@ -76,6 +76,20 @@ def test_an_unchanged_run_never_fetches_again(cli: CliRunner, finished: Path) ->
     assert snapshot(finished) == before
 
 
+def test_run_json_says_how_the_source_is_unchanged(cli: CliRunner, finished: Path) -> None:
+    result = cli.invoke(app, ["--project", str(finished), "run", "nsde", "--json",
+                              "--as-of", "2026-11-02T06:00:00Z"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    fetch = next(step for step in document["steps"] if step["step"] == "fetch")
+    assert document["status"] == "unchanged"
+    assert (fetch["status"], fetch["unchanged_since"], fetch["unchanged_by"]) == (
+        "unchanged",
+        FIRST,
+        "download",
+    )
+
+
 def test_the_same_files_re_packed_are_unchanged(cli: CliRunner, finished: Path) -> None:
     sample = finished / "fda/nsde/sample/2026-11-01/Comprehensive_NDC_SPL_Data_Elements_File.zip"
     repacked = finished / "repacked" / sample.name
