@@ -4,9 +4,9 @@ Rule: standard library, boto3 through `ppdw.aws.objects` and `streams`, `ppdw.na
 and the runtime's `manifest`, `download`, `archive` only (the fetch Lambda imports it).
 
 Order of a run: clear the run folder (manifest first, so it reads as incomplete), stream
-the download, compare its sha256 with the last successful run, check the archive, extract
-the wanted members, compare them with the last successful run's, write `_manifest.json`
-LAST. A run is complete only when its manifest
+the download, compare its sha256 with the last successful run, check the archive, compare
+the wanted members with the last successful run's as stored, extract them, compare them
+as extracted, write `_manifest.json` LAST. A run is complete only when its manifest
 exists.
 
 "Unchanged": the download's sha256 equals the last applied run's, or (a zip) the files
