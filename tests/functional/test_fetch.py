@@ -411,6 +411,23 @@ def test_damaged_member_removes_members_already_extracted(s3: Any, tmp_path: Pat
     assert _raw_keys(s3, "r1") == ["src.zip"]
 
 
+def test_a_member_whose_local_header_is_damaged_is_corrupt_and_nothing_is_extracted(
+    s3: Any, tmp_path: Path
+) -> None:
+    path = _zip_file(tmp_path, {"a.csv": b"first,file\n" * 100, "b.csv": b"second\n" * 4000})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("b.csv")
+    data[info.header_offset : info.header_offset + 4] = b"XXXX"  # no local header signature
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataQualityError) as caught:
+        fetch(s3, _config(), run_id="r1", run_time=T1, source=str(path))
+    assert caught.value.rule == "archive_corrupt"
+    assert "b.csv" in caught.value.message
+    assert "nothing was extracted" in caught.value.message
+    assert _raw_keys(s3, "r1") == ["src.zip"]
+
+
 # ------------------------------------------------------------------------- Lambda
 
 
