@@ -94,6 +94,7 @@ def source(record: RunRecord) -> dict[str, Any]:
 def summary(record: RunRecord) -> dict[str, Any]:
     """One run as `ppdw runs` shows it."""
     steps = record.get("steps") or {}
+    fetch = steps.get("fetch") or {}
     bronze = (steps.get("bronze") or {}).get("stats") or {}
     silver = silver_stats(record)
     failures = {str(k): int(v) for k, v in (bronze.get("parse_failures") or {}).items()}
@@ -107,8 +108,8 @@ def summary(record: RunRecord) -> dict[str, Any]:
         "source": source(record),
         # an unchanged run: the applied run it is unchanged since, and by what (download:
         # the same bytes; files: the same files in another archive)
-        "unchanged_since": (steps.get("fetch") or {}).get("unchanged_since"),
-        "unchanged_by": (steps.get("fetch") or {}).get("unchanged_by"),
+        "unchanged_since": fetch.get("unchanged_since"),
+        "unchanged_by": fetch.get("unchanged_by"),
         "durations": durations(record),
         "bronze_rows": bronze.get("rows"),
         "changes": changes(record),

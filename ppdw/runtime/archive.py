@@ -210,19 +210,17 @@ _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 
 
 def packed_members(
-    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], *, archive_name: str
+    file: IO[bytes], members: list[zipfile.ZipInfo], *, archive_name: str
 ) -> dict[str, Packed]:
-    """Each member's `Packed` (its compressed bytes read and hashed, nothing decompressed)."""
+    """Each member's `Packed`: its compressed bytes read from the archive's `file` and
+    hashed, nothing decompressed."""
     try:
-        return {info.filename: _packed(archive, info) for info in members}
+        return {info.filename: _packed(file, info) for info in members}
     except (*_DAMAGED, struct.error) as error:
         raise _corrupt(archive_name, f"reading failed ({error})") from error
 
 
-def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Packed:
-    file = archive.fp
-    if file is None:
-        raise ValueError("the archive is closed")
+def _packed(file: IO[bytes], info: zipfile.ZipInfo) -> Packed:
     file.seek(info.header_offset)
     fields = _LOCAL_HEADER.unpack(file.read(_LOCAL_HEADER.size))
     if fields[0] != b"PK\x03\x04":

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from ppdw.cli.app import app
 from ppdw.errors import PpdwError
 from tests.cli.warehouse_snapshot import snapshot
+from tests.data.zips import repack
 
 NSDE_2 = "fda/nsde/sample/2026-11-02/Comprehensive_NDC_SPL_Data_Elements_File.zip"
 NSDE_3 = "fda/nsde/sample/2026-11-03/Comprehensive_NDC_SPL_Data_Elements_File.zip"
@@ -92,11 +93,9 @@ def test_run_json_says_how_the_source_is_unchanged(cli: CliRunner, finished: Pat
 
 def test_the_same_files_re_packed_are_unchanged(cli: CliRunner, finished: Path) -> None:
     sample = finished / "fda/nsde/sample/2026-11-01/Comprehensive_NDC_SPL_Data_Elements_File.zip"
-    repacked = finished / "repacked" / sample.name
-    repacked.parent.mkdir()
-    with zipfile.ZipFile(sample) as old, zipfile.ZipFile(repacked, "w") as new:
-        for info in old.infolist():
-            new.writestr(zipfile.ZipInfo(info.filename, (2026, 11, 2, 5, 0, 0)), old.read(info))
+    # stored, not deflated: extracted, then found to hold the same files
+    repacked = repack(sample, finished / "repacked" / sample.name, (2026, 11, 2, 5, 0, 0),
+                      zipfile.ZIP_STORED)  # fmt: skip
     before = snapshot(finished)
     code, err = invoke(cli, finished, "run", "nsde", "--source", str(repacked),
                        "--as-of", "2026-11-02T06:00:00Z")  # fmt: skip

@@ -19,6 +19,7 @@ from ppdw.errors import DataQualityError
 from ppdw.naming import CoreNames
 from ppdw.runtime import manifest
 from ppdw.runtime.fetch import FetchConfig, fetch, lambda_handler
+from tests.data.zips import repack
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "pp-dw-123456789012"
@@ -183,22 +184,12 @@ def test_unchanged_source_stops_after_raw_and_leaves_nothing(s3: Any) -> None:
     assert len(_raw_keys(s3, "r1")) == 3, "the earlier run is untouched"
 
 
-def _repacked(tmp_path: Path, source: Path, date_time: tuple[int, ...]) -> Path:
-    """`source`'s files in a new zip whose member dates (so whose bytes) differ."""
-    out = tmp_path / source.name
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
-        for info in old.infolist():
-            new.writestr(zipfile.ZipInfo(info.filename, date_time), old.read(info))
-    assert out.read_bytes() != source.read_bytes()
-    return out
-
-
 def test_a_new_archive_of_the_same_files_is_unchanged_and_leaves_nothing(
     s3: Any, tmp_path: Path
 ) -> None:
     first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
     manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])
-    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 2, 5, 0, 0))
+    repacked = repack(NSDE_SAMPLE, tmp_path / NSDE_SAMPLE.name, (2026, 11, 2, 5, 0, 0))
     again = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(repacked))
     assert again.status == "unchanged"
     assert again.members == []
@@ -230,7 +221,7 @@ def test_same_files_as_a_run_that_is_not_the_last_applied_are_fetched(
     second = REPO / "fda/nsde/sample/2026-11-02/Comprehensive_NDC_SPL_Data_Elements_File.zip"
     fetched = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(second))
     manifest.write_last_success(s3, BUCKET, NAMES, "r2", T2, fetched.manifest["sha256"])
-    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 3, 5, 0, 0))
+    repacked = repack(NSDE_SAMPLE, tmp_path / NSDE_SAMPLE.name, (2026, 11, 3, 5, 0, 0))
     t3 = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
     assert fetch(s3, _config(), run_id="r3", run_time=t3, source=str(repacked)).status == (
         "fetched"
@@ -312,7 +303,7 @@ def test_a_changed_member_or_a_new_one_is_fetched(s3: Any, tmp_path: Path) -> No
 def test_force_fetches_a_new_archive_of_the_same_files(s3: Any, tmp_path: Path) -> None:
     first = fetch(s3, _config(), run_id="r1", run_time=T1, source=str(NSDE_SAMPLE))
     manifest.write_last_success(s3, BUCKET, NAMES, "r1", T1, first.manifest["sha256"])
-    repacked = _repacked(tmp_path, NSDE_SAMPLE, (2026, 11, 2, 5, 0, 0))
+    repacked = repack(NSDE_SAMPLE, tmp_path / NSDE_SAMPLE.name, (2026, 11, 2, 5, 0, 0))
     forced = fetch(s3, _config(), run_id="r2", run_time=T2, source=str(repacked), force=True)
     assert forced.status == "fetched"
     assert len(_raw_keys(s3, "r2")) == 3

@@ -335,7 +335,7 @@ def _members(
             reserved=(got.name, *download.RESERVED_NAMES),
             limits=config.limits,
         )
-        packed = archive.packed_members(zipped, wanted, archive_name=got.name)
+        packed = archive.packed_members(reader, wanted, archive_name=got.name)  # type: ignore[arg-type]
         if earlier is not None and _same_packing(packed, earlier.members):
             return None
         return archive.extract_members(

@@ -36,6 +36,10 @@ def row_numbers(count: int) -> pa.Array:
     return pc.indices_nonzero(pa.repeat(pa.scalar(True), count))
 
 
+#: Below this many rows a take is cheaper than handing columns to threads.
+_PARALLEL_TAKE_ROWS = 65_536
+
+
 def take_rows(table: pa.Table, rows: pa.Array) -> pa.Table:
     """`table.take(rows)` with the columns taken in parallel (Arrow takes a table's columns
     one after another; a take releases the GIL), `table` itself when `rows` is every row
@@ -47,10 +51,6 @@ def take_rows(table: pa.Table, rows: pa.Array) -> pa.Table:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         columns = list(pool.map(lambda column: column.take(rows), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)
-
-
-#: Below this many rows a take is cheaper than handing columns to threads.
-_PARALLEL_TAKE_ROWS = 65_536
 
 
 @dataclass

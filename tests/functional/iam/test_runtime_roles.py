@@ -9,7 +9,6 @@ the action and the resource, and so does a call the IAM table does not know.
 from __future__ import annotations
 
 import json
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from ppdw.errors import AwsError, DataQualityError, PpdwError
+from tests.data.zips import repack
 from tests.functional.iam.simulator import Simulator
 from tests.functional.iam.warehouse import Deployed
 
@@ -52,15 +52,6 @@ def run_record(deployed: Deployed, dataset: str, run_id: str) -> dict[str, Any]:
     key = f"silver/_runs/{dataset}/{run_id}.json"
     body = deployed.admin("s3").get_object(Bucket=deployed.bucket, Key=key)["Body"].read()
     return dict(json.loads(body))
-
-
-def repacked(source: Path, folder: Path) -> Path:
-    """`source`'s files in a new archive: other dates, so other bytes, the same data."""
-    out = folder / source.name
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
-        for info in old.infolist():
-            new.writestr(zipfile.ZipInfo(info.filename, (2026, 11, 4, 5, 0, 0)), old.read(info))
-    return out
 
 
 def not_denied(error: PpdwError) -> None:
@@ -108,7 +99,8 @@ def test_fetch_and_jobs_succeed_and_fail_only_on_data_under_their_roles(
     lam_gate.check()
 
     # unchanged: the same files in a new archive (the fetch reads the last run's raw manifest)
-    assert fetch(4, repacked(samples[1], tmp_path))["status"] == "unchanged"
+    repacked = repack(samples[1], tmp_path / samples[1].name, (2026, 11, 4, 5, 0, 0))
+    assert fetch(4, repacked)["status"] == "unchanged"
     record = run_record(deployed, dataset, f"{dataset}-r4")
     assert record["status"] == "unchanged"
     assert record["steps"]["fetch"]["unchanged_since"] == f"{dataset}-r2"
