@@ -37,9 +37,11 @@ from ppdw.targets.bodies import OBJECTS_DIR, BodyStore, FileBody, Segment, activ
 from ppdw.targets.durable import RESET_HINT, BlobStore, fsync_write
 
 #: 2: S3 bodies are files under objects/. A format-1 state (bodies as blobs) still loads:
-#: its bodies become body files as they are read, and the next save writes format 2.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+#: its bodies become body files as they are read, and the next save writes format 3.
+#: 3: the state also keeps each service's region list (`Saved`), so a load does not make
+#: moto compute it again from botocore's models. Formats 1 and 2 load without it.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 MAGIC = b"PPDW-LOCAL-STATE\n"
 STATE_FILE = "state.pickle"
 BLOBS_DIR = "blobs"
@@ -202,6 +204,19 @@ class _StateUnpickler(pickle.Unpickler):
 
 
 Entry = tuple[str, str, str, str, Any]  # module, attribute, account, region, backend
+Accounts = tuple[str, str, str]  # module, attribute, account: one of moto's per-account dicts
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a state file holds (format 3): every backend, and the regions moto lists for
+    each service and account. moto builds that list from botocore's service models when an
+    account's backends are first looked up (about 0.15 s for the services of a stack:
+    every model loaded and parsed); the list depends only on moto and botocore, which the
+    stamp pins, so the saved one is the list moto would compute."""
+
+    backends: list[Entry]
+    regions: dict[Accounts, list[str]]
 
 
 def _backend_dict_location(backend_dict: Any) -> tuple[str, str]:
@@ -227,11 +242,43 @@ def capture_backends() -> list[Entry]:
     return entries
 
 
-def restore_backends(entries: list[Entry]) -> None:
-    """Put saved backends where moto looks them up (call after `mock_aws` started)."""
+def capture_state() -> Saved:
+    from moto.core.base_backend import BackendDict
+
+    regions: dict[Accounts, list[str]] = {}
+    for backend_dict in list(BackendDict._instances):  # type: ignore[misc]
+        module, attr = _backend_dict_location(backend_dict)
+        for account, accounts in backend_dict.items():
+            regions[(module, attr, account)] = list(accounts.regions)
+    return Saved(capture_backends(), regions)
+
+
+def restore_backends(
+    entries: list[Entry], regions: dict[Accounts, list[str]] | None = None
+) -> None:
+    """Put saved backends where moto looks them up (call after `mock_aws` started).
+    `regions`: the saved region lists; an account without one has moto compute it."""
     for module, attr, account, region, backend in entries:
         backend_dict = getattr(importlib.import_module(module), attr)
+        known = (regions or {}).get((module, attr, account))
+        if known is not None and account not in backend_dict:
+            _add_account(backend_dict, account, known)
         dict.__setitem__(backend_dict[account], region, backend)
+
+
+def _add_account(backend_dict: Any, account: str, regions: list[str]) -> None:
+    """What moto's first lookup of `account` does, with the saved region list."""
+    from moto.core.base_backend import AccountSpecificBackend, BackendDict
+
+    backend_dict[account] = AccountSpecificBackend(
+        service_name=backend_dict.service_name,
+        account_id=account,
+        backend=backend_dict.backend,
+        use_boto3_regions=False,
+        additional_regions=list(regions),
+    )
+    if backend_dict not in BackendDict._instances:  # type: ignore[misc]
+        BackendDict._instances.append(backend_dict)  # type: ignore[misc]
 
 
 # -- the state file ----------------------------------------------------------------------
@@ -290,7 +337,7 @@ def save_state(directory: Path, bodies: BodyStore | None = None) -> SaveReport:
     buffer.write(json.dumps(asdict(Stamp.current())).encode() + b"\n")
     pickler = _StatePickler(buffer, blobs, bodies)
     try:
-        pickler.dump(capture_backends())
+        pickler.dump(capture_state())
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise TargetError(
             f"cannot save the local state: {exc}", "report it; the previous state is kept"
@@ -328,15 +375,17 @@ def load_state(directory: Path, bodies: BodyStore | None = None) -> LoadReport |
             check_stamp(_read_header(handle, path), path)
             unpickler = _StateUnpickler(handle, BlobStore(directory / BLOBS_DIR), bodies)
             try:
-                entries = unpickler.load()
+                saved = unpickler.load()
             except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
                 raise TargetError(
                     f"the local state in {path} is damaged: {exc}", RESET_HINT
                 ) from exc
     finally:
         activate(previous)
-    restore_backends(entries)
-    return LoadReport(time.perf_counter() - start, len(entries))
+    if not isinstance(saved, Saved):  # formats 1 and 2: the backends alone
+        saved = Saved(saved, {})
+    restore_backends(saved.backends, saved.regions)
+    return LoadReport(time.perf_counter() - start, len(saved.backends))
 
 
 def delete_state(directory: Path) -> bool:

@@ -168,7 +168,7 @@ def test_a_state_of_the_previous_format_is_converted(project: Path) -> None:
         assert s3.get_object(Bucket=BUCKET, Key="raw/small.txt")["Body"].read() == small
     finally:
         target.close(True)
-    assert read_stamp(directory).format == 2  # type: ignore[union-attr]
+    assert read_stamp(directory).format == state_module.FORMAT_VERSION  # type: ignore[union-attr]
     assert not [p for p in (directory / "blobs").rglob("*") if p.is_file()]
     assert sorted(f.read_bytes() for f in object_files(project)) == sorted([big, small])
 

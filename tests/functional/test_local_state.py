@@ -10,6 +10,7 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ BIG = bytes(range(256)) * (INLINE_LIMIT // 256 + 10)
 WRITER = """
 import io, json, zipfile
 from pathlib import Path
+from typing import Any
 from ppdw.config.loader import load_project
 from ppdw.targets import open_target
 
@@ -66,6 +68,7 @@ target.close(True)
 READER = """
 import json
 from pathlib import Path
+from typing import Any
 from ppdw.config.loader import load_project
 from ppdw.targets import open_target
 
@@ -290,3 +293,50 @@ def test_lambda_zip_survives(project: Path) -> None:
         assert config["CodeSha256"] == sha
     finally:
         again.close(True)
+
+
+def test_a_loaded_state_brings_the_region_lists_moto_would_compute(project: Path) -> None:
+    """moto lists each service's regions from botocore's service models when an account is
+    first looked up; a loaded state brings the lists it was saved with instead."""
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.glue.models import glue_backends
+
+    target = open_local(project)
+    target.aws.client("glue").create_database(DatabaseInput={"Name": "pp_dw_bronze"})
+    account = target.account_id
+    target.close(True)
+    computed = AccountSpecificBackend("glue", account, object, True, None).regions
+
+    def recompute(self: Any, service_name: str) -> list[str]:
+        raise AssertionError(f"{service_name}'s regions computed again")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AccountSpecificBackend, "_generate_regions", recompute)
+        target = open_local(project)
+        try:
+            regions = list(glue_backends[account].regions)
+            databases = target.aws.client("glue").get_databases()["DatabaseList"]
+        finally:
+            target.close(True)
+    assert [d["Name"] for d in databases] == ["pp_dw_bronze"]
+    assert regions == computed
+    assert {"us-east-1", "eu-west-1"} <= set(regions)
+
+
+def test_a_state_without_region_lists_still_loads(project: Path) -> None:
+    """Format 2 (written before the region lists were saved): moto computes them."""
+    from moto.glue.models import glue_backends
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state_module, "FORMAT_VERSION", 2)
+        patch.setattr(state_module, "capture_state", lambda: state_module.capture_backends())
+        put(project, "raw/x.txt", b"1", create=True)
+    assert read_stamp(state_dir(project)).format == 2  # type: ignore[union-attr]
+    target = open_local(project)
+    try:
+        regions = list(glue_backends[target.account_id].regions)
+    finally:
+        target.close(True)
+    assert read(project, "raw/x.txt") == b"1"
+    assert "eu-west-1" in regions
+    assert read_stamp(state_dir(project)).format == 3  # type: ignore[union-attr]
