@@ -1,26 +1,29 @@
 """`ppdw status`: what is deployed, what ran, and what each layer holds.
 
 Rule: read-only. Facts come from the AWS resources (found by name), the Glue catalog (the
-registered partitions are what readers see) and the run records. Row counts come from
-parquet footers; current rows from the `is_current` column alone, never whole tables.
+registered partitions are what readers see) and the run records. Row counts are the ones
+the jobs recorded on each partition for the folder it points at
+(`ppdw.contracts.partition_counts`); a partition without them is counted from its parquet
+footers, and its current rows from the `is_current` column alone, never whole tables.
+Arrow is loaded only then.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pyarrow.compute as pc
-
+from ppdw.aws import catalog as calls
 from ppdw.aws import objects
 from ppdw.aws.glue import Glue
 from ppdw.aws.lambda_ import Lambda
 from ppdw.aws.stepfunctions import StepFunctions
 from ppdw.config.loader import Project
+from ppdw.contracts import partition_counts
+from ppdw.contracts.partition_counts import Counts
 from ppdw.contracts.run_record import RunRecord
 from ppdw.naming import DatasetNames
 from ppdw.read import runs
-from ppdw.runtime import catalog, manifest, storage
-from ppdw.runtime.schema import IS_CURRENT
+from ppdw.runtime import manifest
 from ppdw.targets import TargetContext
 
 CHANGE_TYPES = ("INSERT", "UPDATE", "DELETE")
@@ -79,36 +82,51 @@ def raw_summary(
     return {"runs": len(run_ids), "latest_run_id": latest}
 
 
-def _keys_at(s3: Any, bucket: str, location: str) -> list[str]:
+def registered(glue: Any, database: str, table: str) -> dict[str, dict[str, Any]]:
+    """The table's partitions as Glue lists them, by value (empty without the table)."""
+    if calls.get_table(glue, database, table) is None:
+        return {}
+    return {part["Values"][0]: part for part in calls.partitions(glue, database, table)}
+
+
+def counted(s3: Any, bucket: str, partition: dict[str, Any], current: bool) -> Counts:
+    """The partition's recorded counts, else counted from its parquet files (`current`:
+    the `is_current` rows too)."""
+    recorded = partition_counts.read(partition)
+    if recorded is not None and (recorded.current_rows is not None or not current):
+        return recorded
+    from ppdw.runtime import storage  # Arrow, for partitions without recorded counts
+
+    location = (partition.get("StorageDescriptor") or {}).get("Location", "")
     prefix = storage.key_of(location, bucket)
-    return storage.parquet_keys(s3, bucket, prefix if prefix.endswith("/") else prefix + "/")
+    keys = storage.parquet_keys(s3, bucket, prefix if prefix.endswith("/") else prefix + "/")
+    if not current:
+        return Counts(sum(storage.row_count(s3, bucket, key) for key in keys))
+    rows = current_rows = 0
+    for key in keys:
+        rows_in, current_in = storage.current_count(s3, bucket, key)
+        rows, current_rows = rows + rows_in, current_rows + current_in
+    return Counts(rows, current_rows)
 
 
 def bronze_summary(
     target: TargetContext, s3: Any, bucket: str, database: str, names: DatasetNames
 ) -> dict[str, Any]:
-    glue = target.aws.client("glue")
-    locations = catalog.partition_locations(glue, database, names.table)
-    latest = max(locations) if locations else None
+    partitions = registered(target.aws.client("glue"), database, names.table)
+    latest = max(partitions) if partitions else None
     rows = 0
     if latest is not None:
-        rows = sum(
-            storage.row_count(s3, bucket, k) for k in _keys_at(s3, bucket, locations[latest])
-        )
-    return {"partitions": len(locations), "latest_partition": latest, "latest_rows": rows}
+        rows = counted(s3, bucket, partitions[latest], current=False).rows
+    return {"partitions": len(partitions), "latest_partition": latest, "latest_rows": rows}
 
 
 def silver_summary(
     target: TargetContext, s3: Any, bucket: str, database: str, names: DatasetNames
 ) -> dict[str, int]:
-    glue = target.aws.client("glue")
     rows = current = 0
-    for location in catalog.partition_locations(glue, database, names.table).values():
-        for key in _keys_at(s3, bucket, location):
-            parquet = storage.open_parquet(s3, bucket, key)
-            rows += parquet.metadata.num_rows
-            flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
-            current += int(pc.sum(flags.cast("int64")).as_py() or 0)
+    for partition in registered(target.aws.client("glue"), database, names.table).values():
+        found = counted(s3, bucket, partition, current=True)
+        rows, current = rows + found.rows, current + (found.current_rows or 0)
     return {"rows": rows, "current_rows": current}
 
 

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ppdw.aws import catalog as calls
+from ppdw.contracts import partition_counts
+from ppdw.contracts.partition_counts import Counts
 from ppdw.errors import AwsError
 
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -50,6 +52,8 @@ class TableSpec:
 class Partition:
     value: str
     location: str
+    #: Rows of the folder, recorded on the partition (`ppdw.contracts.partition_counts`).
+    counts: Counts | None = None
 
 
 def glue_type(arrow_type: pa.DataType) -> str:
@@ -233,7 +237,10 @@ def _partition_input(part: Partition, columns: list[dict[str, str]]) -> dict[str
     return {
         "Values": [part.value],
         "StorageDescriptor": _storage(part.location, columns),
-        "Parameters": {"classification": "parquet"},
+        "Parameters": {
+            "classification": "parquet",
+            **partition_counts.parameters(part.location, part.counts),
+        },
     }
 
 
@@ -245,7 +252,8 @@ def _error_text(error: dict[str, Any]) -> str:
 def register_partitions(
     glue: Any, database: str, name: str, partitions: Sequence[Partition]
 ) -> dict[str, int]:
-    """Create missing partitions, repoint those whose location changed; raise on any error.
+    """Create missing partitions, repoint those whose location changed (or whose recorded
+    counts differ from the ones given); raise on any error.
 
     Returns counts {"created", "updated", "unchanged"}.
     """
@@ -272,23 +280,33 @@ def register_partitions(
                     f"{_error_text(error)}"
                 )
     if exists:
-        current = _current_locations(glue, database, name, [p.value for p in exists])
-        changed = [p for p in exists if current.get(p.value) != p.location]
+        current = _current_partitions(glue, database, name, [p.value for p in exists])
+        changed = [p for p in exists if not _holds(current.get(p.value), p)]
         counts["unchanged"] = len(exists) - len(changed)
         _update_partitions(glue, database, name, changed, columns)
         counts["updated"] = len(changed)
     return counts
 
 
-def _current_locations(
+def _current_partitions(
     glue: Any, database: str, name: str, values: Sequence[str]
-) -> dict[str, str]:
-    out: dict[str, str] = {}
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(values), 1000):
         chunk = values[start : start + 1000]
         for part in calls.batch_get_partitions(glue, database, name, chunk):
-            out[part["Values"][0]] = part.get("StorageDescriptor", {}).get("Location", "")
+            out[part["Values"][0]] = part
     return out
+
+
+def _holds(registered: dict[str, Any] | None, wanted: Partition) -> bool:
+    """The registered partition already points at `wanted`'s folder, with its counts
+    (a folder rewritten in place, by a retry, gets its new counts)."""
+    if registered is None:
+        return False
+    if registered.get("StorageDescriptor", {}).get("Location", "") != wanted.location:
+        return False
+    return wanted.counts is None or partition_counts.read(registered) == wanted.counts
 
 
 def _update_partitions(

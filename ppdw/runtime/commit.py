@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from ppdw.aws import objects
+from ppdw.contracts.partition_counts import Counts
 from ppdw.contracts.run_record import LastSuccess
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.runtime import catalog, manifest, storage
@@ -51,12 +52,20 @@ def silver_spec(ctx: JobContext, schema: pa.Schema) -> TableSpec:
     )
 
 
-def switch_partitions(ctx: JobContext, targets: list[str], schema: pa.Schema) -> None:
-    """Point the Glue partitions at the new folders, then remove the old ones."""
+def switch_partitions(
+    ctx: JobContext,
+    targets: list[str],
+    schema: pa.Schema,
+    counts: Mapping[str, Counts] | None = None,
+) -> None:
+    """Point the Glue partitions at the new folders (with the folders' `counts` where
+    known), then remove the old ones."""
     spec = silver_spec(ctx, schema)
     ensure_table(ctx, spec, "silver")
+    known = counts or {}
     partitions = [
-        Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym))) for ym in targets
+        Partition(ym, storage.s3_uri(ctx.bucket, version_folder(ctx, ym)), known.get(ym))
+        for ym in targets
     ]
     ctx.check_lease()
     catalog.register_partitions(ctx.glue, spec.database, spec.name, partitions)
@@ -76,11 +85,13 @@ def commit_run(
     targets: list[str],
     schema: pa.Schema | None,
     hooks: Mapping[str, Callable[[], None]],
+    counts: Mapping[str, Counts] | None = None,
 ) -> dict[str, Any]:
     """Commit a merged run whose version folders are written: record the step
     `committing` with its stats (what a killed attempt's retry finishes from), switch the
-    partitions, move the last-success pointer. `hooks["before_register"]`, if given, runs
-    between the record and the switch (tests kill the step there)."""
+    partitions (recording the folders' `counts` where the engine gives them), move the
+    last-success pointer. `hooks["before_register"]`, if given, runs between the record
+    and the switch (tests kill the step there)."""
     ctx.check_lease()
     manifest.update_step(
         ctx.s3,
@@ -93,7 +104,7 @@ def commit_run(
     if "before_register" in hooks:
         hooks["before_register"]()
     if targets and schema is not None:
-        switch_partitions(ctx, targets, schema)
+        switch_partitions(ctx, targets, schema, counts)
     finish(ctx)
     return stats
 

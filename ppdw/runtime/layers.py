@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ppdw.aws import objects
+from ppdw.contracts.partition_counts import Counts
 from ppdw.contracts.run_record import CHANGE_KEYS, LastSuccess, RunRecord
 from ppdw.errors import DataQualityError, PpdwError
 from ppdw.naming import partition_datetime
@@ -136,7 +137,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         ctx.glue,
         spec.database,
         spec.name,
-        [Partition(partition, storage.s3_uri(ctx.bucket, prefix))],
+        [Partition(partition, storage.s3_uri(ctx.bucket, prefix), Counts(table.num_rows))],
     )
     return {
         "partition": partition,
@@ -301,15 +302,17 @@ def arrow_merge_and_commit(
     current.keep_only(targets)
     stats["changes"] = change_counts(stats)
     schemas: list[pa.Schema] = []
+    counts: dict[str, Counts] = {}
     for ym, table in run.partitions(current.previous):
         schema, done = _write_version(ctx, ym, table)
+        counts[ym] = Counts(table.num_rows, int(pc.sum(table[IS_CURRENT]).as_py() or 0))
         del table  # one partition at a time
         schemas.append(schema)
         written.append(done)
     files, size = sum(w.files for w in written), sum(w.bytes for w in written)
     stats.update(partitions=targets, files_written=files, bytes_written=size)
     schema = pa.unify_schemas(schemas) if schemas else None
-    return commit.commit_run(ctx, stats, targets, schema, hooks)
+    return commit.commit_run(ctx, stats, targets, schema, hooks, counts)
 
 
 def hashes_may_be_old(ctx: JobContext) -> bool:

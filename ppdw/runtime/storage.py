@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ppdw.aws import objects, streams
+from ppdw.runtime.schema import IS_CURRENT
 
 PARQUET_SUFFIX = ".parquet"
 PART_FILE = "part-00000.parquet"
@@ -108,6 +109,14 @@ def open_parquet(s3: Any, bucket: str, key: str) -> pq.ParquetFile:
 def row_count(s3: Any, bucket: str, key: str) -> int:
     """Rows of one parquet object, from its footer alone."""
     return int(open_parquet(s3, bucket, key).metadata.num_rows)
+
+
+def current_count(s3: Any, bucket: str, key: str) -> tuple[int, int]:
+    """Rows of one silver parquet object and how many are current (its footer and its
+    `is_current` column alone)."""
+    parquet = open_parquet(s3, bucket, key)
+    flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
+    return int(parquet.metadata.num_rows), int(pc.sum(flags.cast("int64")).as_py() or 0)
 
 
 def read_parquet(s3: Any, bucket: str, key: str, columns: Sequence[str] | None = None) -> pa.Table:

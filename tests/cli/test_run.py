@@ -131,3 +131,30 @@ def test_aws_target_local_runner_and_missing_state_machine(cli: CliRunner, proje
     assert code == 1
     assert "state machine pp-dw-pipeline-rxnorm does not exist" in err
     assert "ppdw deploy rxnorm" in err
+
+
+def test_an_unchanged_run_reports_without_loading_arrow(project: Path, tmp_path: Path) -> None:
+    """An unchanged run ends with the status table, from the counts the jobs recorded on
+    the Glue partitions: no parquet is read, so Arrow (and numpy) are never imported."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ppdw.cli.app import app\n"
+        f"result = CliRunner().invoke(app, ['--project', {str(project)!r}, 'run', 'nsde'])\n"
+        "assert result.exit_code == 0, result.stderr\n"
+        "print(result.stderr.splitlines()[-2:], file=sys.stderr)\n"
+        "print('current' in result.stdout, 'pyarrow' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    env = {"PPDW_STATE_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+        for _ in range(2)
+    ]
+    for out in runs:
+        assert out.returncode == 0, out.stderr
+    assert runs[0].stdout.split() == ["True", "True", "True"]  # the first load: bronze, silver
+    assert "unchanged" in runs[1].stderr, runs[1].stderr
+    assert runs[1].stdout.split() == ["True", "False", "False"]

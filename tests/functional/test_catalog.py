@@ -175,3 +175,25 @@ def test_a_refused_catalog_call_names_the_action_and_the_permission_hint(glue: A
     assert str(caught.value).startswith(f"get table {DB}.nsde: AccessDeniedException")
     assert caught.value.hint is not None
     assert "deployer-policy" in caught.value.hint
+
+
+def test_a_partition_registered_again_gets_the_counts_of_its_folder(glue: Any) -> None:
+    """A retry rewrites the same folder: the partition keeps its location, not old counts."""
+    from ppdw.contracts import partition_counts
+    from ppdw.contracts.partition_counts import Counts
+
+    catalog.ensure_table(glue, spec(), table_creation="schema")
+    first = Partition("2026-01-01-000000", "s3://b/p=1/", Counts(10))
+    assert catalog.register_partitions(glue, DB, "nsde", [first])["created"] == 1
+    again = Partition(first.value, first.location, Counts(12))
+    assert catalog.register_partitions(glue, DB, "nsde", [again])["updated"] == 1
+    assert catalog.register_partitions(glue, DB, "nsde", [again])["unchanged"] == 1
+    assert (
+        catalog.register_partitions(glue, DB, "nsde", [Partition(first.value, first.location)])[
+            "unchanged"
+        ]
+        == 1
+    )  # no counts given: the recorded ones stand (same folder)
+    part = glue.get_partition(DatabaseName=DB, TableName="nsde", PartitionValues=[first.value])
+    assert partition_counts.read(part["Partition"]) == Counts(12)
+    assert part["Partition"]["Parameters"]["classification"] == "parquet"

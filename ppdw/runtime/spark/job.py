@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ppdw.aws import objects
+from ppdw.contracts.partition_counts import Counts
 from ppdw.errors import PpdwError
 from ppdw.naming import partition_datetime
 from ppdw.runtime import catalog, commit, layers, storage
@@ -60,7 +61,7 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
         ctx.glue,
         spec.database,
         spec.name,
-        [Partition(partition, storage.s3_uri(ctx.bucket, prefix))],
+        [Partition(partition, storage.s3_uri(ctx.bucket, prefix), Counts(built.rows))],
     )
     return {
         "partition": partition,
