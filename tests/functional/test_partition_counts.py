@@ -40,6 +40,19 @@ def counted_from_files(s3: Any, part: dict[str, Any]) -> Counts:
     return Counts(rows, current)
 
 
+def set_parameters(glue: Any, database: str, part: dict[str, Any], params: dict[str, str]) -> None:
+    glue.update_partition(
+        DatabaseName=database,
+        TableName=DATASET,
+        PartitionValueList=part["Values"],
+        PartitionInput={
+            "Values": part["Values"],
+            "StorageDescriptor": part["StorageDescriptor"],
+            "Parameters": params,
+        },
+    )
+
+
 @pytest.fixture
 def three_runs(loaded: Project, target: TargetContext) -> TargetContext:
     for i in range(3):
@@ -84,29 +97,10 @@ def test_status_counts_the_files_of_partitions_without_counts_for_their_folder(
     stale = dict(parts[1]["Parameters"])
     stale[partition_counts.ROWS], stale[partition_counts.CURRENT_ROWS] = "999999", "999999"
     stale[partition_counts.COUNTED_LOCATION] = "s3://elsewhere/"
-    for part, params in ((parts[0], {"classification": "parquet"}), (parts[1], stale)):
-        glue.update_partition(
-            DatabaseName="pp_dw_silver",
-            TableName=DATASET,
-            PartitionValueList=part["Values"],
-            PartitionInput={
-                "Values": part["Values"],
-                "StorageDescriptor": part["StorageDescriptor"],
-                "Parameters": params,
-            },
-        )
-    bronze = glue_partitions(glue, "pp_dw_bronze")
-    latest = max(bronze, key=lambda p: p["Values"])
-    glue.update_partition(
-        DatabaseName="pp_dw_bronze",
-        TableName=DATASET,
-        PartitionValueList=latest["Values"],
-        PartitionInput={
-            "Values": latest["Values"],
-            "StorageDescriptor": latest["StorageDescriptor"],
-            "Parameters": {"classification": "parquet"},
-        },
-    )
+    set_parameters(glue, "pp_dw_silver", parts[0], {"classification": "parquet"})
+    set_parameters(glue, "pp_dw_silver", parts[1], stale)
+    latest = max(glue_partitions(glue, "pp_dw_bronze"), key=lambda p: p["Values"])
+    set_parameters(glue, "pp_dw_bronze", latest, {"classification": "parquet"})
 
     item = collect_status(three_runs, loaded, [DATASET])["datasets"][0]
 
