@@ -305,7 +305,7 @@ def arrow_merge_and_commit(
     counts: dict[str, Counts] = {}
     for ym, table in run.partitions(current.previous):
         schema, done = _write_version(ctx, ym, table)
-        counts[ym] = Counts(table.num_rows, int(pc.sum(table[IS_CURRENT]).as_py() or 0))
+        counts[ym] = Counts(table.num_rows, storage.current_rows(table))
         del table  # one partition at a time
         schemas.append(schema)
         written.append(done)

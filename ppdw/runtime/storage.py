@@ -111,12 +111,16 @@ def row_count(s3: Any, bucket: str, key: str) -> int:
     return int(open_parquet(s3, bucket, key).metadata.num_rows)
 
 
+def current_rows(table: pa.Table) -> int:
+    """How many rows of a silver table have `is_current` set."""
+    return int(pc.sum(table.column(IS_CURRENT).cast(pa.int64())).as_py() or 0)
+
+
 def current_count(s3: Any, bucket: str, key: str) -> tuple[int, int]:
     """Rows of one silver parquet object and how many are current (its footer and its
     `is_current` column alone)."""
     parquet = open_parquet(s3, bucket, key)
-    flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
-    return int(parquet.metadata.num_rows), int(pc.sum(flags.cast("int64")).as_py() or 0)
+    return int(parquet.metadata.num_rows), current_rows(parquet.read(columns=[IS_CURRENT]))
 
 
 def read_parquet(s3: Any, bucket: str, key: str, columns: Sequence[str] | None = None) -> pa.Table:

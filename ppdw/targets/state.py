@@ -231,26 +231,24 @@ def _backend_dict_location(backend_dict: Any) -> tuple[str, str]:
     )
 
 
-def capture_backends() -> list[Entry]:
+def capture_state() -> Saved:
+    """Every moto backend in use, and each service's region list per account."""
     from moto.core.base_backend import BackendDict
 
     entries: list[Entry] = []
-    for backend_dict in list(BackendDict._instances):  # type: ignore[misc]
-        module, attr = _backend_dict_location(backend_dict)
-        for account, region, backend in backend_dict.iter_backends():
-            entries.append((module, attr, account, region, backend))
-    return entries
-
-
-def capture_state() -> Saved:
-    from moto.core.base_backend import BackendDict
-
     regions: dict[Accounts, list[str]] = {}
     for backend_dict in list(BackendDict._instances):  # type: ignore[misc]
         module, attr = _backend_dict_location(backend_dict)
         for account, accounts in backend_dict.items():
             regions[(module, attr, account)] = list(accounts.regions)
-    return Saved(capture_backends(), regions)
+            for region, backend in accounts.items():
+                entries.append((module, attr, account, region, backend))
+    return Saved(entries, regions)
+
+
+def capture_backends() -> list[Entry]:
+    """The backends alone (what formats 1 and 2 held)."""
+    return capture_state().backends
 
 
 def restore_backends(

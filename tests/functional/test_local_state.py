@@ -329,7 +329,9 @@ def test_a_state_without_region_lists_still_loads(project: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(state_module, "FORMAT_VERSION", 2)
-        patch.setattr(state_module, "capture_state", lambda: state_module.capture_backends())
+        original = state_module.capture_state
+        # formats 1 and 2 pickled the backends alone
+        patch.setattr(state_module, "capture_state", lambda: original().backends)
         put(project, "raw/x.txt", b"1", create=True)
     assert read_stamp(state_dir(project)).format == 2  # type: ignore[union-attr]
     target = open_local(project)
