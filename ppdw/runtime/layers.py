@@ -35,7 +35,12 @@ from ppdw.runtime.catalog import Partition, TableSpec
 from ppdw.runtime.context import JobContext, as_dict
 from ppdw.runtime.hash_upgrade import may_hold_old_hashes
 from ppdw.runtime.readers import SourceFormat, read_text_table
-from ppdw.runtime.schema import EFFECTIVE_YEAR_MONTH, IS_CURRENT
+from ppdw.runtime.schema import (
+    EFFECTIVE_YEAR_MONTH,
+    IS_CURRENT,
+    META_RUN_ID,
+    META_SOURCE_FILE,
+)
 from ppdw.runtime.silver import apply_run
 
 BRONZE_KEY = "partition_datetime"
@@ -158,7 +163,11 @@ def write_bronze(ctx: JobContext) -> dict[str, Any]:
 def read_bronze_partition(ctx: JobContext) -> pa.Table:
     partition = partition_datetime(ctx.args.run_time)
     table = storage.read_parquet_prefix(
-        ctx.s3, ctx.bucket, ctx.names.bronze_partition_prefix(partition)
+        ctx.s3,
+        ctx.bucket,
+        ctx.names.bronze_partition_prefix(partition),
+        # One value per run or member: silver drops them, the rejects keep them.
+        dictionary=(META_RUN_ID, META_SOURCE_FILE),
     )
     if table is None:
         raise PpdwError(
@@ -285,7 +294,8 @@ def arrow_merge_and_commit(
 
     def write_rejects(rejected: pa.Table) -> None:
         prefix = ctx.names.rejects_prefix(ctx.args.run_id)
-        written.append(storage.replace_folder(ctx.s3, ctx.bucket, prefix, rejected))
+        rows = storage.decoded(rejected)  # as bronze holds them
+        written.append(storage.replace_folder(ctx.s3, ctx.bucket, prefix, rows))
 
     current = CurrentSilver(ctx, locations)
     run = apply_run(

@@ -123,18 +123,34 @@ def current_count(s3: Any, bucket: str, key: str) -> tuple[int, int]:
     return int(parquet.metadata.num_rows), current_rows(parquet.read(columns=[IS_CURRENT]))
 
 
-def read_parquet(s3: Any, bucket: str, key: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """Read one object whole (or only `columns`, by ranged GETs)."""
+def read_parquet(
+    s3: Any,
+    bucket: str,
+    key: str,
+    columns: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
+) -> pa.Table:
+    """Read one object whole (or only `columns`, by ranged GETs); the `dictionary` columns
+    are read dictionary-encoded (a column holding one value a file costs 4 bytes a row)."""
+    encoded = list(dictionary) or None
     if columns is not None:
-        return open_parquet(s3, bucket, key).read(columns=list(columns))
-    return pq.read_table(io.BytesIO(objects.read_object(s3, bucket, key)))
+        parquet = pq.ParquetFile(
+            streams.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES),
+            read_dictionary=encoded,
+        )
+        return parquet.read(columns=list(columns))
+    return pq.read_table(io.BytesIO(objects.read_object(s3, bucket, key)), read_dictionary=encoded)
 
 
 def read_parquet_keys(
-    s3: Any, bucket: str, keys: Sequence[str], columns: Sequence[str] | None = None
+    s3: Any,
+    bucket: str,
+    keys: Sequence[str],
+    columns: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
 ) -> pa.Table | None:
     """Concatenate several objects; schemas are unified (a newer file may add columns)."""
-    tables = [read_parquet(s3, bucket, key, columns) for key in keys]
+    tables = [read_parquet(s3, bucket, key, columns, dictionary) for key in keys]
     if not tables:
         return None
     if len(tables) == 1:
@@ -143,10 +159,25 @@ def read_parquet_keys(
 
 
 def read_parquet_prefix(
-    s3: Any, bucket: str, prefix: str, columns: Sequence[str] | None = None
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    columns: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
 ) -> pa.Table | None:
     """Every parquet object under `prefix`, or None when there is none."""
-    return read_parquet_keys(s3, bucket, parquet_keys(s3, bucket, prefix), columns)
+    return read_parquet_keys(s3, bucket, parquet_keys(s3, bucket, prefix), columns, dictionary)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """`table` with every dictionary-encoded column as plain values (what files hold)."""
+    if not any(pa.types.is_dictionary(field.type) for field in table.schema):
+        return table
+    fields = [
+        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
+        for field in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 def part_file(index: int) -> str:

@@ -13,6 +13,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.data.bad import make_bad
@@ -124,7 +126,15 @@ def _check_huge_field(wh: Warehouse) -> None:
 def _check_null_keys_below(wh: Warehouse) -> None:
     # Row 11 lost its key: rejected (and kept for inspection); its old key is gone from
     # this full extract, so it is tombstoned.
-    assert wh.keys(f"silver/_rejects/nsde/run_id={BAD_RUN_ID}/"), "rejected rows not written"
+    rejects = wh.keys(f"silver/_rejects/nsde/run_id={BAD_RUN_ID}/")
+    assert rejects, "rejected rows not written"
+    # Kept as bronze holds them: its columns and types (the meta columns plain strings).
+    rejected = pq.read_table(io.BytesIO(wh.body(rejects[0])))
+    assert rejected.num_rows == 1
+    assert rejected.column("meta_source_file").to_pylist() == [make_bad.NSDE_MEMBER]
+    assert rejected.column("meta_run_id").to_pylist() == [BAD_RUN_ID]
+    assert rejected.schema.field("meta_source_file").type == pa.string()
+    assert rejected.schema.field("meta_run_id").type == pa.string()
     assert _ndc11(11) not in wh.current("nsde")
     assert _changes(wh, "nsde") == {"INSERT": 0, "UPDATE": 0, "DELETE": 1}
     assert 1 in list(find_values(_load(_run_record(wh, "nsde", BAD_RUN_ID)), "rejected"))

@@ -35,7 +35,14 @@ from ppdw.runtime.schema import (
     silver_schema,
     utc_ms,
 )
-from ppdw.runtime.silver.result import MergeResult, MergeStats, row_numbers, take_rows
+from ppdw.runtime.silver.result import (
+    Gather,
+    MergeResult,
+    MergeStats,
+    chunk_lengths,
+    row_numbers,
+    take_rows,
+)
 from ppdw.runtime.silver.versions import Stamp
 
 if TYPE_CHECKING:
@@ -306,6 +313,11 @@ def _arr(table: pa.Table, column: str) -> pa.Array:
     return table.column(column).combine_chunks()
 
 
+#: Pairs compared at a time: a column's pairs are taken block by block, so a comparison
+#: holds a block of each side, not a copy of the whole column's pairs.
+_COMPARE_BLOCK = 1 << 16
+
+
 def _changed_mask(
     snapshot: pa.Table,
     current: pa.Table,
@@ -315,18 +327,39 @@ def _changed_mask(
 ) -> pa.Array:
     """Null-aware "differs" per pair over the tracked columns (the hash's notion of equal).
 
-    Column by column on a thread pool (pyarrow compute releases the GIL): only a few
-    columns of the pairs are materialized at a time.
+    Column by column on a thread pool (pyarrow compute releases the GIL), each column's
+    pairs block by block (`_COMPARE_BLOCK`, taken from the chunks as planned once for all
+    columns: `Gather`).
     """
+    if not tracked or not len(rows_s):
+        return pa.repeat(pa.scalar(False), len(rows_s))
     everything = len(rows_s) == snapshot.num_rows  # pairs in snapshot order: no take needed
+    s_layout = chunk_lengths(snapshot.column(tracked[0]))
+    c_layout = chunk_lengths(current.column(tracked[0]))
+    blocks = []
+    for start in range(0, len(rows_s), _COMPARE_BLOCK):
+        block_s = rows_s.slice(start, _COMPARE_BLOCK)
+        take_s = None if everything else Gather.plan(s_layout, block_s)
+        blocks.append(
+            (
+                start,
+                len(block_s),
+                take_s,
+                Gather.plan(c_layout, rows_c.slice(start, _COMPARE_BLOCK)),
+            )
+        )
 
-    def differs(name: str) -> pa.ChunkedArray:
-        a = snapshot.column(name) if everything else snapshot.column(name).take(rows_s)
-        b = current.column(name).take(rows_c)
-        return pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b)))
+    def differs(name: str) -> pa.Array:
+        left, right = snapshot.column(name), current.column(name)
+        out = []
+        for start, size, take_s, take_c in blocks:
+            a = left.slice(start, size).combine_chunks() if take_s is None else take_s.take(left)
+            b = take_c.take(right)
+            out.append(pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b))))
+        return pa.concat_arrays(out)
 
     changed = pa.repeat(pa.scalar(False), len(rows_s))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for column in pool.map(differs, tracked):
             changed = pc.or_(changed, column)
-    return changed.combine_chunks() if isinstance(changed, pa.ChunkedArray) else changed
+    return changed

@@ -6,11 +6,13 @@ engines; no rule is applied here.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -51,6 +53,56 @@ def take_rows(table: pa.Table, rows: pa.Array) -> pa.Table:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         columns = list(pool.map(lambda column: column.take(rows), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Where some rows of a table are among its columns' chunks: a take planned once and
+    applied to every column laid out in the same chunks (`take`).
+
+    Arrow concatenates a column's chunks before a take of strings, on every call: a column
+    taken block by block would be copied whole once per block. A plan takes each chunk's
+    rows from that chunk and, when the rows go back and forth between chunks, puts them
+    back in their order."""
+
+    rows: pa.Array
+    lengths: tuple[int, ...]
+    parts: tuple[tuple[int, pa.Array], ...]  # (chunk, positions in it), in chunk order
+    back: pa.Array | None  # the rows' order among the parts' rows; None: the same order
+
+    @classmethod
+    def plan(cls, lengths: Sequence[int], rows: pa.Array) -> Gather:
+        positions = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)[:-1]))
+        which = np.searchsorted(starts, positions, side="right") - 1  # skips empty chunks
+        if len(which) and (np.diff(which) >= 0).all():
+            order, back = None, None
+        else:
+            order = np.argsort(which, kind="stable")
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(len(order))
+            which, positions, back = which[order], positions[order], pa.array(inverse)
+        bounds = np.searchsorted(which, np.arange(len(lengths) + 1))
+        parts = tuple(
+            (chunk, pa.array(positions[begin:end] - starts[chunk]))
+            for chunk, (begin, end) in enumerate(itertools.pairwise(bounds))
+            if end > begin
+        )
+        return cls(rows, tuple(lengths), parts, back)
+
+    def take(self, column: pa.ChunkedArray) -> pa.Array:
+        """`column.take(self.rows)` as one array."""
+        if chunk_lengths(column) != self.lengths:
+            return Gather.plan(chunk_lengths(column), self.rows).take(column)
+        if not self.parts:
+            return pa.array([], column.type)
+        taken = [column.chunk(chunk).take(positions) for chunk, positions in self.parts]
+        joined = taken[0] if len(taken) == 1 else pa.concat_arrays(taken)
+        return joined if self.back is None else joined.take(self.back)
+
+
+def chunk_lengths(column: pa.ChunkedArray) -> tuple[int, ...]:
+    return tuple(len(chunk) for chunk in column.chunks)
 
 
 @dataclass
