@@ -36,6 +36,7 @@ from ppdw.runtime.context import JobContext, as_dict
 from ppdw.runtime.hash_upgrade import may_hold_old_hashes
 from ppdw.runtime.readers import SourceFormat, read_text_table
 from ppdw.runtime.schema import (
+    CHANGE_TYPE,
     EFFECTIVE_YEAR_MONTH,
     IS_CURRENT,
     META_RUN_ID,
@@ -188,8 +189,14 @@ def _prefix(key: str) -> str:
     return key if key.endswith("/") else f"{key}/"
 
 
+#: Silver's columns holding a few values a partition (a run id, a change type), read
+#: dictionary-encoded for the merge and the rewrite (4 bytes a row instead of the string)
+#: and written back as plain strings (`_write_version`).
+ENCODED = (META_RUN_ID, CHANGE_TYPE)
+
+
 def read_partition(ctx: JobContext, ym: str, prefix: str) -> pa.Table | None:
-    table = storage.read_parquet_prefix(ctx.s3, ctx.bucket, prefix)
+    table = storage.read_parquet_prefix(ctx.s3, ctx.bucket, prefix, dictionary=ENCODED)
     return None if table is None else _with_month(table, ym)
 
 
@@ -213,7 +220,7 @@ class CurrentSilver:
         for ym, prefix in sorted(self._locations.items()):
             files, keys = [], storage.parquet_keys(ctx.s3, ctx.bucket, prefix)
             for key in keys:
-                parquet = storage.open_parquet(ctx.s3, ctx.bucket, key)
+                parquet = storage.open_parquet(ctx.s3, ctx.bucket, key, ENCODED)
                 flags = parquet.read(columns=[IS_CURRENT]).column(IS_CURRENT)
                 if pc.any(flags).as_py():
                     files.append(_with_month(parquet.read(), ym))
@@ -235,9 +242,12 @@ class CurrentSilver:
 
 
 def _with_month(table: pa.Table, ym: str) -> pa.Table:
+    """`table` with its partition's month as a column (dictionary-encoded: one value)."""
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])
-    return table.append_column(SILVER_KEY, pa.array([ym] * table.num_rows, pa.string()))
+    indices = pa.repeat(pa.scalar(0, pa.int32()), table.num_rows)
+    month = pa.DictionaryArray.from_arrays(indices, pa.array([ym], pa.string()))
+    return table.append_column(SILVER_KEY, month)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -345,5 +355,6 @@ def _write_version(ctx: JobContext, ym: str, table: pa.Table) -> tuple[pa.Schema
     """Partition `ym` with this run applied, written to its new version folder."""
     if SILVER_KEY in table.schema.names:
         table = table.drop_columns([SILVER_KEY])  # it is the partition key, not a column
+    table = storage.decoded(table)  # files hold plain values (`ENCODED`)
     written = storage.replace_folder(ctx.s3, ctx.bucket, commit.version_folder(ctx, ym), table)
     return table.schema, written

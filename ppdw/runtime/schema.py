@@ -104,6 +104,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _meta_fields(schema: pa.Schema) -> list[pa.Field]:
+    """The silver meta columns, dictionary-encoded where `schema` holds them so (a reader
+    keeping a column of few values small: the merge keeps them as they were read)."""
+    fields = []
+    for item in SILVER_META_FIELDS:
+        found = schema.field(item.name) if item.name in schema.names else item
+        encoded = pa.types.is_dictionary(found.type) and found.type.value_type == item.type
+        fields.append(found if encoded else item)
+    return fields
+
+
 @dataclass
 class Alignment:
     """Current versions and snapshot brought to one silver schema (data.md, schema changes)."""
@@ -147,7 +158,7 @@ def align_schema(current: pa.Table, snapshot: pa.Table, dataset: Dataset) -> Ali
     tracked = old_tracked + added
     fields = [current.schema.field(n) for n in keys + old_tracked]
     fields += [incoming.field(n) for n in added]
-    schema = pa.schema([*fields, *SILVER_META_FIELDS])
+    schema = pa.schema([*fields, *_meta_fields(current.schema)])
     business = pa.schema(fields)
     return Alignment(
         current=conform(current, schema),

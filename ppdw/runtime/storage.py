@@ -102,8 +102,12 @@ def parquet_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 PARQUET_BLOCK_BYTES = 1024 * 1024
 
 
-def open_parquet(s3: Any, bucket: str, key: str) -> pq.ParquetFile:
-    return pq.ParquetFile(streams.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES))
+def open_parquet(s3: Any, bucket: str, key: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
+    """A parquet object read by ranged GETs; the `dictionary` columns read encoded."""
+    return pq.ParquetFile(
+        streams.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES),
+        read_dictionary=list(dictionary) or None,
+    )
 
 
 def row_count(s3: Any, bucket: str, key: str) -> int:
@@ -132,14 +136,10 @@ def read_parquet(
 ) -> pa.Table:
     """Read one object whole (or only `columns`, by ranged GETs); the `dictionary` columns
     are read dictionary-encoded (a column holding one value a file costs 4 bytes a row)."""
-    encoded = list(dictionary) or None
     if columns is not None:
-        parquet = pq.ParquetFile(
-            streams.RangeReader(s3, bucket, key, block_size=PARQUET_BLOCK_BYTES),
-            read_dictionary=encoded,
-        )
-        return parquet.read(columns=list(columns))
-    return pq.read_table(io.BytesIO(objects.read_object(s3, bucket, key)), read_dictionary=encoded)
+        return open_parquet(s3, bucket, key, dictionary).read(columns=list(columns))
+    body = io.BytesIO(objects.read_object(s3, bucket, key))
+    return pq.read_table(body, read_dictionary=list(dictionary) or None)
 
 
 def read_parquet_keys(

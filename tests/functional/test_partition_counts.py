@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -107,3 +108,21 @@ def test_status_counts_the_files_of_partitions_without_counts_for_their_folder(
     assert item["silver"]["rows"] == sum(c.rows for c in truth)
     assert item["silver"]["current_rows"] == sum(c.current_rows or 0 for c in truth)
     assert item["bronze"]["latest_rows"] == counted_from_files(s3, latest).rows
+
+
+def test_silver_files_hold_plain_values_whatever_the_merge_held(
+    three_runs: TargetContext,
+) -> None:
+    """The merge holds run ids, change types and months dictionary-encoded (layers.ENCODED);
+    every file a run writes holds them as the plain strings of the table's schema."""
+    s3, glue = three_runs.aws.client("s3"), three_runs.aws.client("glue")
+    table = glue.get_table(DatabaseName="pp_dw_silver", Name=DATASET)["Table"]
+    declared = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    for part in glue_partitions(glue, "pp_dw_silver"):
+        prefix = storage.key_of(part["StorageDescriptor"]["Location"], sup.BUCKET)
+        for key in storage.parquet_keys(s3, sup.BUCKET, prefix):
+            schema = sup.parquet_schema(s3, key)
+            assert not [f.name for f in schema if pa.types.is_dictionary(f.type)], key
+            for name in ("meta_run_id", "change_type"):
+                assert schema.field(name).type == pa.string(), (key, name)
+                assert declared[name] == "string"

@@ -31,10 +31,10 @@ def test_the_rewritten_partition_is_read_once(
     whole_reads: list[str] = []
     read = storage.read_parquet
 
-    def counting(s3: Any, bucket: str, key: str, columns: Any = None) -> Any:
+    def counting(s3: Any, bucket: str, key: str, columns: Any = None, dictionary: Any = ()) -> Any:
         if columns is None and "/silver/" in f"/{key}":
             whole_reads.append(key)
-        return read(s3, bucket, key, columns)
+        return read(s3, bucket, key, columns, dictionary)
 
     monkeypatch.setattr(storage, "read_parquet", counting)
     ran(wh, nsde_file(tmp_path, "day2", names={1: "RENAMED PRODUCT"}), T2, "reads-2")

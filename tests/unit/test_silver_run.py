@@ -110,3 +110,33 @@ def test_a_closed_version_missing_from_its_partition_is_refused() -> None:
     twice = pa.concat_tables([before, before.filter(pc.equal(before.column("k"), "b"))])
     with pytest.raises(DataQualityError, match="nothing was written"):
         dict(run.partitions({"2020-01": twice}.get))
+
+
+def _encoded(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """`table` with the `names` columns dictionary-encoded, as the silver job reads them."""
+    for name in names:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, pc.dictionary_encode(table.column(name)))
+    return table
+
+
+def test_silver_read_with_its_few_valued_columns_encoded_applies_the_same_run() -> None:
+    """The job reads run ids, change types and the month dictionary-encoded (layers.ENCODED):
+    the run is the same, and the merge keeps them encoded instead of copying them out."""
+    from ppdw.runtime.storage import decoded
+
+    dataset = make_dataset()
+    first = apply_run(None, bronze_table([A1, B1]), dataset, T1, run_id="r1")
+    current = dict(first.partitions(lambda ym: None))["2020-01"]
+    encoded = _encoded(current, ("meta_run_id", "change_type", "effective_year_month"))
+    bronze = bronze_table([A1, B2])
+
+    plain_run = apply_run(current, bronze, dataset, T2, run_id="r2")
+    encoded_run = apply_run(encoded, bronze, dataset, T2, run_id="r2")
+
+    assert encoded_run.targets == plain_run.targets == ["2020-01", "2020-02"]
+    assert encoded_run.stats == plain_run.stats
+    assert pa.types.is_dictionary(encoded_run.result.closed.schema.field("meta_run_id").type)
+    plain = dict(plain_run.partitions({"2020-01": current}.get))
+    for ym, content in encoded_run.partitions({"2020-01": encoded}.get):
+        assert decoded(content).equals(plain[ym]), ym
