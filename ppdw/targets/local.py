@@ -25,7 +25,7 @@ from ppdw.aws.session import AwsSession, make_session
 from ppdw.aws.sts import caller_account
 from ppdw.config.models import Warehouse
 from ppdw.errors import TargetError
-from ppdw.targets import bodies, receipt
+from ppdw.targets import bodies, moto_models, receipt
 from ppdw.targets.context import TargetContext
 from ppdw.targets.lock import StateLock
 from ppdw.targets.server_info import (
@@ -127,6 +127,7 @@ def start_moto() -> Callable[[], None]:
     from moto import mock_aws
     from moto.core.base_backend import BackendDict
 
+    moto_models.install()
     mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
     mock.start()
     BackendDict.reset()  # even if an outer mock is active: the state on disk is the truth
@@ -310,6 +311,7 @@ def _serve_loaded(
     from moto.server import ThreadedMotoServer
 
     load_state(directory, store)
+    moto_models.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
