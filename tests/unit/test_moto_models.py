@@ -9,6 +9,8 @@ from moto.core import loaders, utils
 
 from ppdw.targets import local, moto_models
 
+_MOTO_OWN = utils._load_service_model  # moto's function, as this module is first imported
+
 
 def _loaders_built(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     built: list[object] = []
@@ -37,7 +39,10 @@ def test_models_are_read_by_one_loader_and_are_moto_s_own(
         assert model == loaders.create_loader().load_service_model(name, "service-2"), name
 
 
-def test_the_embedded_target_installs_it() -> None:
+def test_the_embedded_target_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in a fresh process, whatever an earlier test of this worker installed.
+    monkeypatch.setattr(moto_models, "_installed", False)
+    monkeypatch.setattr(utils, "_load_service_model", _MOTO_OWN)
     stop = local.start_moto()
     try:
         assert utils._load_service_model.__module__ == moto_models.__name__

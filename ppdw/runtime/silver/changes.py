@@ -336,18 +336,13 @@ def _changed_mask(
     everything = len(rows_s) == snapshot.num_rows  # pairs in snapshot order: no take needed
     s_layout = chunk_lengths(snapshot.column(tracked[0]))
     c_layout = chunk_lengths(current.column(tracked[0]))
-    blocks = []
-    for start in range(0, len(rows_s), _COMPARE_BLOCK):
-        block_s = rows_s.slice(start, _COMPARE_BLOCK)
+
+    def plan(start: int) -> tuple[int, int, Gather | None, Gather]:
+        block_s, block_c = rows_s.slice(start, _COMPARE_BLOCK), rows_c.slice(start, _COMPARE_BLOCK)
         take_s = None if everything else Gather.plan(s_layout, block_s)
-        blocks.append(
-            (
-                start,
-                len(block_s),
-                take_s,
-                Gather.plan(c_layout, rows_c.slice(start, _COMPARE_BLOCK)),
-            )
-        )
+        return start, len(block_s), take_s, Gather.plan(c_layout, block_c)
+
+    blocks = [plan(start) for start in range(0, len(rows_s), _COMPARE_BLOCK)]
 
     def differs(name: str) -> pa.Array:
         left, right = snapshot.column(name), current.column(name)
